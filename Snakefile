@@ -1,0 +1,33 @@
+"""ktnas: multi-task evolutionary NAS with architecture embedding and transfer rank.
+
+Usage: snakemake --cores 8 --resources gpu=1   (see README.md; config keys in config/README.md)
+"""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/embedding.smk"
+include: "workflow/rules/proxies.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,169 @@
+"""`ktnas <stage>`: one sub-command per pipeline stage, usable with or without Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ktnas import __version__
+from ktnas._io import KtnasError, write_json
+
+log = logging.getLogger("ktnas")
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> None:
+    if args.space == "nb201":
+        from ktnas.benchmarks import nb201 as mod
+    elif args.space == "trans101":
+        from ktnas.benchmarks import trans101 as mod  # type: ignore[no-redef]
+    else:
+        raise ValueError(f"unknown space {args.space!r}; choose nb201 or trans101")
+    mod.build_table(args.source, args.out)
+    log.info("wrote %s", args.out)
+
+
+def _cmd_embed(args: argparse.Namespace) -> None:
+    from ktnas.embedding import build_embedding
+    from ktnas.spaces import get_space
+
+    table = build_embedding(get_space(args.space), method=args.method, dim=args.dim, seed=args.seed)
+    table.save(args.out)
+    log.info("wrote %d %s embeddings (%s, dim %d) to %s", len(table), args.space, args.method, args.dim, args.out)
+
+
+def _cmd_proxies(args: argparse.Namespace) -> None:
+    from ktnas.proxies import cli_compute, cli_merge
+
+    if args.action == "compute":
+        cli_compute(args)
+    else:
+        cli_merge(args)
+
+
+def _cmd_search(args: argparse.Namespace) -> None:
+    from ktnas.experiments import run_benchmark_search
+
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--params must be a JSON object, got {args.params!r} ({err})") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--params must be a JSON object, got {args.params!r}")
+    result = run_benchmark_search(
+        args.space,
+        args.method,
+        args.seed,
+        args.tasks.split(","),
+        params,
+        benchmark_path=args.benchmark,
+        embedding_path=args.embedding,
+        proxy_path=args.proxies,
+        checkpoint_path=args.checkpoint,
+    )
+    write_json(args.out, result)
+    log.info("wrote %s", args.out)
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> None:
+    from ktnas.report.tables import aggregate_cli
+
+    aggregate_cli(args)
+
+
+def _cmd_figure(args: argparse.Namespace) -> None:
+    from ktnas.report.figures import figure_cli
+
+    figure_cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ktnas", description=__doc__)
+    p.add_argument("--version", action="version", version=f"ktnas {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("benchmark", help="build a benchmark table (Parquet) from public data or official files")
+    b.add_argument("--space", required=True, choices=["nb201", "trans101"])
+    b.add_argument(
+        "--source",
+        default="bundled",
+        help="'bundled' (the table shipped with ktnas), a folder with the public CSV/JSON files, "
+        "or an official benchmark file to convert",
+    )
+    b.add_argument("--out", type=Path, required=True)
+    b.set_defaults(func=_cmd_benchmark)
+
+    e = sub.add_parser("embed", help="embed every architecture of a space (Parquet)")
+    e.add_argument("--space", required=True)
+    e.add_argument("--method", default="node2vec")
+    e.add_argument("--dim", type=int, default=256)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--out", type=Path, required=True)
+    e.set_defaults(func=_cmd_embed)
+
+    z = sub.add_parser("proxies", help="zero-cost proxies of NB201 cells (compute a chunk, or merge chunks)")
+    z.add_argument("action", choices=["compute", "merge"])
+    z.add_argument("--dataset", default=None)
+    z.add_argument("--proxies", default="synflow", help="comma-separated proxy names")
+    z.add_argument("--chunk", type=int, default=0)
+    z.add_argument("--n-chunks", type=int, default=1)
+    z.add_argument("--sample", type=int, default=None, help="only a seeded sample of this many cells")
+    z.add_argument("--limit", type=int, default=None, help="only the first N cells of the chunk (tests)")
+    z.add_argument("--seed", type=int, default=0)
+    z.add_argument("--device", default="cpu")
+    z.add_argument("--inputs", nargs="*", type=Path, default=[], help="chunk files to merge")
+    z.add_argument("--out", type=Path, required=True)
+    z.set_defaults(func=_cmd_proxies)
+
+    s = sub.add_parser("search", help="one seeded search of one method on a benchmark space")
+    s.add_argument("--space", required=True)
+    s.add_argument("--method", required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--tasks", required=True, help="comma-separated task names")
+    s.add_argument("--params", default="{}", help="JSON object of search hyper-parameters")
+    s.add_argument("--benchmark", type=Path, default=None, help="benchmark table (default: bundled)")
+    s.add_argument("--embedding", type=Path, default=None, help="embedding table (needed by ktnas)")
+    s.add_argument("--proxies", type=Path, default=None, help="proxy table (default: bundled)")
+    s.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file: resume from it if present")
+    s.add_argument("--out", type=Path, required=True)
+    s.set_defaults(func=_cmd_search)
+
+    a = sub.add_parser("aggregate", help="tables (CSV + Markdown) from search results")
+    a.add_argument("--kind", required=True, choices=["nb201", "trans101", "sensitivity", "ablation"])
+    a.add_argument("--inputs", nargs="+", type=Path, required=True)
+    a.add_argument("--out-csv", type=Path, required=True)
+    a.add_argument("--out-md", type=Path, required=True)
+    a.add_argument("--benchmark", type=Path, default=None)
+    a.set_defaults(func=_cmd_aggregate)
+
+    f = sub.add_parser("figure", help="figures (PNG) from search results or benchmarks")
+    f.add_argument("--kind", required=True, choices=["nb201_convergence", "nb201_transfer_rank", "trans101_kendall"])
+    f.add_argument("--inputs", nargs="*", type=Path, default=[])
+    f.add_argument("--benchmark", type=Path, default=None)
+    f.add_argument("--out", type=Path, required=True)
+    f.set_defaults(func=_cmd_figure)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except (KtnasError, ValueError, FileNotFoundError) as err:
+        print(f"ktnas {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Architecture embeddings and distances (spec §4.3).
+
+``build_embedding(space, method, dim, seed)`` fits an encoder once per (space, seed, config) and returns
+an :class:`EmbeddingTable`; ``table.distances(A, B)`` is the |A|×|B| matrix 1 − cos. The encoders
+(:data:`ENCODERS`) are node2vec (default), onehot (the exact token-count oracle) and path.
+"""
+
+from __future__ import annotations
+
+from ktnas.embedding.config import EmbeddingConfig
+from ktnas.embedding.encoders import ENCODERS, Encoder, arch_paths
+from ktnas.embedding.table import EmbeddingTable, build_embedding, load_or_build
+
+__all__ = [
+    "ENCODERS",
+    "EmbeddingConfig",
+    "EmbeddingTable",
+    "Encoder",
+    "arch_paths",
+    "build_embedding",
+    "load_or_build",
+]

@@ -1,0 +1,125 @@
+"""Single-task baselines: random search and regularized (aging) evolution, optionally with a zero-cost
+warm-up and pre-screen ("Zero" in paper Table II; spec §6.1 decision 3)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ktnas.search.base import Individual, rng_state, set_rng_state, tournament
+from ktnas.search.checkpoint import Checkpointer
+from ktnas.search.problem import BenchmarkProblem
+from ktnas.search.reproduction import ProxyREA, distinct_samples
+from ktnas.spaces.base import SearchSpace
+
+#: aging REA stops after this many steps per allowed evaluation, whatever happens (cached proposals are free)
+_STEP_FACTOR = 50
+
+
+def random_search(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    checkpointer: Checkpointer | None = None,
+    chunk: int = 1000,
+) -> dict[str, Any]:
+    """Uniform sampling without repetition until the problem is finished (optimum or budget)."""
+    ckpt = checkpointer or Checkpointer(None, {})
+    state = ckpt.load()
+    if state is not None:
+        set_rng_state(rng, state["rng"])
+        problem.load_state_dict(state["problem"])
+    size = space.size()
+    if size is not None and size <= 100_000:
+        # a permutation of the whole space, redrawn identically on resume from the saved RNG state
+        start_rng = rng_state(rng)
+        order = rng.permutation(size)
+        archs = space.all_archs()
+        seen = problem.evaluator.n_queries
+        for n, idx in enumerate(order[seen:], start=seen):
+            if problem.finished():
+                break
+            problem.evaluate_initial([archs[int(idx)]], rng)
+            if (n + 1) % chunk == 0:
+                ckpt.save({"rng": start_rng, "problem": problem.state_dict()})
+        set_rng_state(rng, start_rng)
+    else:
+        while not problem.finished():
+            problem.evaluate_initial([space.sample(rng)], rng)
+    return _summary(problem, best=_best_queried(problem))
+
+
+def aging_evolution(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    population_size: int = 10,
+    tournament_size: int = 5,
+    proxy: Mapping[str, float] | None = None,
+    n_candidates: int = 10,
+    warmup: int = 3000,
+    checkpointer: Checkpointer | None = None,
+    checkpoint_every: int = 100,
+) -> dict[str, Any]:
+    """Regularized evolution (Real et al. 2019): tournament parent, one-edge mutation, the oldest dies.
+
+    With ``proxy``, the initial population is the proxy's top-K of ``warmup`` random cells and each
+    step queries the best-by-proxy of ``n_candidates`` unseen mutants.
+    """
+    ckpt = checkpointer or Checkpointer(None, {})
+    proposer = ProxyREA(proxy, tournament_size, n_candidates, warmup)
+    state = ckpt.load()
+    if state is None:
+        archs = proposer.initial(space, problem, population_size, rng)
+        fits = problem.evaluate_initial(archs, rng)
+        pop = deque(Individual(a, f, i) for i, (a, f) in enumerate(zip(archs, fits, strict=True)))
+        step = 0
+    else:
+        set_rng_state(rng, state["rng"])
+        problem.load_state_dict(state["problem"])
+        pop = deque(Individual.from_dict(d) for d in state["population"])
+        step = state["step"]
+    births = max(ind.birth for ind in pop) + 1
+    max_steps = _STEP_FACTOR * problem.max_evaluations
+    while not problem.finished() and step < max_steps:
+        parent = tournament(list(pop), tournament_size, rng)
+        child = proposer.propose(space, parent.arch, problem, {i.arch for i in pop}, rng)
+        (fit,) = problem.evaluate_initial([child], rng)
+        pop.append(Individual(child, fit, births, (parent.arch,)))
+        births += 1
+        pop.popleft()
+        step += 1
+        if step % checkpoint_every == 0:
+            ckpt.save(
+                {
+                    "rng": rng_state(rng),
+                    "problem": problem.state_dict(),
+                    "population": [i.to_dict() for i in pop],
+                    "step": step,
+                }
+            )
+    return _summary(problem, best=_best_queried(problem))
+
+
+def _best_queried(problem: BenchmarkProblem) -> tuple[str, float]:
+    ev = problem.evaluator
+    fits = [ev.query(a) for a in ev.queried]  # cached: costs nothing
+    i = int(np.nanargmax(np.asarray(fits, dtype=np.float64)))
+    return ev.queried[i], fits[i]
+
+
+def _summary(problem: BenchmarkProblem, best: tuple[str, float]) -> dict[str, Any]:
+    ev = problem.evaluator
+    return {
+        "task": problem.name,
+        "best_arch": best[0],
+        "best_fitness": best[1],
+        "found_at": ev.found_at,
+        "n_queries": ev.n_queries,
+    }
+
+
+__all__ = ["aging_evolution", "distinct_samples", "random_search"]

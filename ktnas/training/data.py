@@ -1,0 +1,455 @@
+"""Datasets of the DARTS-space experiments (spec §5.8) and on-device batching with augmentation.
+
+Every dataset is held in memory as uint8 ``(N, C, H, W)`` images plus int64 labels (:class:`ImageSet`).
+Batches are normalised and augmented on the compute device from an explicit ``torch.Generator``, so
+training is reproducible and resumable without DataLoader worker state. Grayscale images are repeated
+to 3 channels (spec §5.3).
+
+Downloads go to ``<root>/<dataset name>/`` (default root ``resources/data``) through torchvision and
+the medmnist URLs; offline, missing files raise one :class:`~ktnas._io.KtnasError` saying what to put
+where.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ktnas._io import KtnasError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROOT = Path("resources/data")
+
+_CIFAR_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
+_CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
+_MNIST_MEAN = (0.1307,) * 3
+_MNIST_STD = (0.3081,) * 3
+_HALF = (0.5,) * 3
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset: shape, normalisation, training augmentation and how its splits are made (§5.8)."""
+
+    name: str
+    num_classes: int
+    channels: int  # stored channels (1 or 3); batches always have 3
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    pad: int  # RandomCrop padding of the training augmentation
+    hflip: bool
+    source: str  # "cifar" | "mnist" | "medmnist" | "synthetic"
+    search_split: str  # how search train/val are made: "every5th" | "random80" | "official" | "generated"
+    description: str
+    archives: tuple[str, ...] = ()  # the downloaded files, enough to build the dataset offline
+    url: str = ""  # where the archives come from
+    subdir: str = ""  # where the archives go inside <root>/<name>/
+
+    def folder(self, root: str | Path) -> Path:
+        """Folder the dataset's archives live in."""
+        return Path(root) / self.name / self.subdir
+
+
+_MNIST_ARCHIVES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def _cifar(name: str, classes: int) -> DatasetSpec:
+    archive = f"{name[:5]}-{classes}-python.tar.gz"
+    return DatasetSpec(
+        name=name,
+        num_classes=classes,
+        channels=3,
+        size=32,
+        mean=_CIFAR_MEAN,
+        std=_CIFAR_STD,
+        pad=4,
+        hflip=True,
+        source="cifar",
+        search_split="every5th",
+        description=f"CIFAR-{classes}: search 40k/10k (every 5th image per class → val), retrain 50k, test 10k",
+        archives=(archive,),
+        url=f"https://www.cs.toronto.edu/~kriz/{archive}",
+    )
+
+
+def _mnist(name: str, subdir: str, url: str, title: str) -> DatasetSpec:
+    return DatasetSpec(
+        name=name,
+        num_classes=10,
+        channels=1,
+        size=28,
+        mean=_MNIST_MEAN,
+        std=_MNIST_STD,
+        pad=2,
+        hflip=True,
+        source="mnist",
+        search_split="random80",
+        description=f"{title}: search = seeded random 48k/12k split of the 60k train set, test 10k "
+        "(normalised with the MNIST statistics, as [CODE])",
+        archives=_MNIST_ARCHIVES,
+        url=url,
+        subdir=subdir,
+    )
+
+
+def _med(name: str, classes: int, channels: int, title: str) -> DatasetSpec:
+    return DatasetSpec(
+        name=name,
+        num_classes=classes,
+        channels=channels,
+        size=28,
+        mean=_HALF,
+        std=_HALF,
+        pad=2,
+        hflip=True,
+        source="medmnist",
+        search_split="official",
+        description=f"{title} (MedMNIST v2, 28×28, official train/val/test splits)",
+        archives=(f"{name}.npz",),
+        url=f"https://zenodo.org/records/10519652/files/{name}.npz",
+    )
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    s.name: s
+    for s in (
+        _cifar("cifar10", 10),
+        _cifar("cifar100", 100),
+        _mnist("mnist", "MNIST/raw", "https://ossci-datasets.s3.amazonaws.com/mnist/", "MNIST"),
+        _mnist(
+            "fashion_mnist",
+            "FashionMNIST/raw",
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "Fashion-MNIST",
+        ),
+        _med("pathmnist", 9, 3, "PathMNIST"),
+        _med("organamnist", 11, 1, "OrganAMNIST"),
+        _med("organcmnist", 11, 1, "OrganCMNIST"),
+        _med("organsmnist", 11, 1, "OrganSMNIST"),
+        DatasetSpec(
+            name="synthetic",
+            num_classes=10,
+            channels=3,
+            size=16,
+            mean=_HALF,
+            std=(0.25,) * 3,
+            pad=2,
+            hflip=False,
+            source="synthetic",
+            search_split="generated",
+            description="generated: 10 classes of 3×16×16 smooth class patterns plus noise (512/128/256 images)",
+        ),
+    )
+}
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed derived from non-negative integers, e.g. (seed, epoch, stream): stable everywhere."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0]) >> 1
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """uint8 images ``(N, C, H, W)`` and int64 labels ``(N,)``, on any device."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(
+                f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}"
+            )
+        if len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray | torch.Tensor | slice) -> ImageSet:
+        if isinstance(index, np.ndarray):
+            index = torch.as_tensor(index, dtype=torch.long)
+        return ImageSet(self.images[index], self.labels[index])
+
+    def to(self, device: torch.device) -> ImageSet:
+        from ktnas.training.device import to_device
+
+        return ImageSet(to_device(self.images, device), to_device(self.labels, device))
+
+
+@dataclass(frozen=True)
+class Splits:
+    """All splits of one dataset: search train/val (§5.8), retraining train and test (§5.9–§5.10)."""
+
+    spec: DatasetSpec
+    search_train: ImageSet
+    search_val: ImageSet
+    train: ImageSet
+    test: ImageSet
+
+
+# -- split rules ----------------------------------------------------------------------------------------
+
+
+def every_nth_per_class(labels: np.ndarray, every: int = 5) -> np.ndarray:
+    """Sorted indices of positions 0, every, 2·every, ... < n_c − 1 within each class ([CODE] val split)."""
+    val: list[np.ndarray] = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        val.append(idx[np.arange(0, len(idx) - 1, every)])
+    return np.sort(np.concatenate(val))
+
+
+def _complement(n: int, index: np.ndarray) -> np.ndarray:
+    mask = np.ones(n, dtype=bool)
+    mask[index] = False
+    return np.flatnonzero(mask)
+
+
+def _as_nchw(images: np.ndarray) -> torch.Tensor:
+    arr = np.asarray(images, dtype=np.uint8)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[-1] in (1, 3):
+        arr = arr.transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _image_set(images: np.ndarray, labels: np.ndarray) -> ImageSet:
+    return ImageSet(_as_nchw(images), torch.as_tensor(np.asarray(labels).reshape(-1), dtype=torch.long))
+
+
+# -- loaders ----------------------------------------------------------------------------------------------
+
+
+def _offline_error(spec: DatasetSpec, root: Path, download: bool, err: BaseException) -> KtnasError:
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else "no detail"
+    how = "could not be downloaded" if download else "download=False"
+    return KtnasError(
+        f"dataset {spec.name!r} is missing and {how} ({type(err).__name__}: {detail}); "
+        f"put {', '.join(spec.archives)} (from {spec.url}) into {spec.folder(root)}/ and rerun"
+    )
+
+
+_LOAD_ERRORS = (RuntimeError, OSError, EOFError, ValueError)
+
+
+def _load_cifar_or_mnist(spec: DatasetSpec, root: Path, download: bool) -> tuple[ImageSet, ImageSet]:
+    import torchvision.datasets as tvd
+
+    cls = {
+        "cifar10": tvd.CIFAR10,
+        "cifar100": tvd.CIFAR100,
+        "mnist": tvd.MNIST,
+        "fashion_mnist": tvd.FashionMNIST,
+    }[spec.name]
+    folder = root / spec.name  # torchvision adds MNIST/raw etc. itself
+    # with the archives in place torchvision's "download" only verifies (md5) and extracts them
+    offline_ok = all((spec.folder(root) / a).exists() for a in spec.archives)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        train = cls(root=str(folder), train=True, download=download or offline_ok)
+        test = cls(root=str(folder), train=False, download=download or offline_ok)
+    except _LOAD_ERRORS as err:
+        raise _offline_error(spec, root, download, err) from None
+    out = []
+    for ds in (train, test):
+        data = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else ds.data
+        targets = ds.targets.numpy() if isinstance(ds.targets, torch.Tensor) else np.asarray(ds.targets)
+        out.append(_image_set(data, targets))
+    return out[0], out[1]
+
+
+def _load_medmnist(spec: DatasetSpec, root: Path, download: bool) -> dict[str, ImageSet]:
+    folder = spec.folder(root)
+    path = folder / f"{spec.name}.npz"
+    if not path.exists():
+        try:
+            if not download:
+                raise FileNotFoundError(f"{path} missing and download=False")
+            from medmnist import INFO
+            from torchvision.datasets.utils import download_url
+
+            folder.mkdir(parents=True, exist_ok=True)
+            download_url(INFO[spec.name]["url"], str(folder), filename=path.name, md5=INFO[spec.name]["MD5"])
+        except _LOAD_ERRORS as err:
+            raise _offline_error(spec, root, download, err) from None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {s: _image_set(npz[f"{s}_images"], npz[f"{s}_labels"]) for s in ("train", "val", "test")}
+    except (OSError, KeyError, ValueError) as err:
+        raise KtnasError(
+            f"{path}: not a readable MedMNIST file ({err}); delete it and rerun to download again"
+        ) from None
+
+
+def make_synthetic(
+    seed: int = 0,
+    num_classes: int = 10,
+    size: int = 16,
+    n_train: int = 640,
+    n_test: int = 256,
+    noise: float = 0.2,
+) -> tuple[ImageSet, ImageSet]:
+    """A small learnable image set: per class a fixed smooth colour pattern, plus Gaussian noise.
+
+    Class patterns are 4×4×3 uniform draws upsampled bilinearly; labels are balanced and shuffled.
+    """
+    rng = np.random.default_rng(seed)
+    proto = torch.from_numpy(rng.random((num_classes, 3, 4, 4), dtype=np.float32))
+    proto = F.interpolate(proto, size=(size, size), mode="bilinear", align_corners=False)
+    sets = []
+    for n in (n_train, n_test):
+        labels = rng.permutation(np.arange(n) % num_classes)
+        x = proto[torch.from_numpy(labels)] + noise * torch.from_numpy(
+            rng.standard_normal((n, 3, size, size), dtype=np.float32)
+        )
+        images = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+        sets.append(ImageSet(images, torch.from_numpy(labels).long()))
+    return sets[0], sets[1]
+
+
+def load_splits(
+    name: str,
+    root: str | Path = DEFAULT_ROOT,
+    *,
+    download: bool = True,
+    split_seed: int = 0,
+) -> Splits:
+    """Load ``name`` (downloading into ``<root>/<name>/`` if needed) and build its splits (spec §5.8).
+
+    - CIFAR: search val = every 5th image per class of the train set (1,000 / 100 per class), search
+      train = the rest; retraining uses the whole train set; test = official test set.
+    - MNIST, Fashion-MNIST: a random 80/20 split of the 60k train set seeded with ``split_seed``
+      ([DECISION]; the code's split is unseeded); test = official test set.
+    - MedMNIST: official train / val / test (retraining trains on train).
+    - synthetic: generated (``split_seed`` seeds the generator); the last 128 train images are the val.
+    """
+    spec = get_dataset_spec(name)
+    root = Path(root)
+    if spec.source == "synthetic":
+        train, test = make_synthetic(seed=split_seed, num_classes=spec.num_classes, size=spec.size)
+        val_idx = np.arange(len(train) - 128, len(train))
+        return Splits(spec, train.subset(np.arange(len(train) - 128)), train.subset(val_idx), train, test)
+    if spec.source == "medmnist":
+        parts = _load_medmnist(spec, root, download)
+        return Splits(spec, parts["train"], parts["val"], parts["train"], parts["test"])
+    train, test = _load_cifar_or_mnist(spec, root, download)
+    labels = train.labels.numpy()
+    if spec.search_split == "every5th":
+        val_idx = every_nth_per_class(labels, 5)
+    else:
+        perm = np.random.default_rng(split_seed).permutation(len(labels))
+        val_idx = np.sort(perm[int(round(0.8 * len(labels))) :])
+    return Splits(spec, train.subset(_complement(len(labels), val_idx)), train.subset(val_idx), train, test)
+
+
+# -- batching ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Training augmentation: RandomCrop with zero padding ``pad``, horizontal flip, Cutout ``cutout``."""
+
+    pad: int = 0
+    hflip: bool = False
+    cutout: int = 0
+
+    @classmethod
+    def search(cls, spec: DatasetSpec) -> Augment:
+        """The dataset's training augmentation (spec §5.8)."""
+        return cls(pad=spec.pad, hflip=spec.hflip)
+
+
+def prepare_batch(
+    images: torch.Tensor,
+    spec: DatasetSpec,
+    augment: Augment | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """uint8 ``(B, C, H, W)`` → normalised float ``(B, 3, H, W)`` on the images' device, augmented with
+    random numbers drawn from the CPU ``generator`` (crop → flip → normalise → cutout, as DARTS)."""
+    x = images.float().div_(255.0)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    b, _, h, w = x.shape
+    dev = x.device
+    if augment is not None and augment.pad > 0:
+        p = augment.pad
+        xp = F.pad(x, (p, p, p, p))
+        off = torch.randint(0, 2 * p + 1, (2, b), generator=generator).to(dev)
+        rows = (off[0][:, None] + torch.arange(h, device=dev))[:, :, None]
+        cols = (off[1][:, None] + torch.arange(w, device=dev))[:, None, :]
+        x = xp[torch.arange(b, device=dev)[:, None, None], :, rows, cols].permute(0, 3, 1, 2)
+    if augment is not None and augment.hflip:
+        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    mean = torch.tensor(spec.mean, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=dev).view(1, 3, 1, 1)
+    x = (x - mean) / std
+    if augment is not None and augment.cutout > 0:
+        half = augment.cutout // 2
+        cy = torch.randint(0, h, (b,), generator=generator).to(dev)
+        cx = torch.randint(0, w, (b,), generator=generator).to(dev)
+        ys = torch.arange(h, device=dev)[None, :]
+        xs = torch.arange(w, device=dev)[None, :]
+        in_y = (ys >= (cy[:, None] - half).clamp(min=0)) & (ys < (cy[:, None] + half).clamp(max=h))
+        in_x = (xs >= (cx[:, None] - half).clamp(min=0)) & (xs < (cx[:, None] + half).clamp(max=w))
+        hole = in_y[:, :, None] & in_x[:, None, :]
+        x = x.masked_fill(hole[:, None], 0.0)
+    return x.contiguous()
+
+
+def iterate_batches(
+    data: ImageSet,
+    spec: DatasetSpec,
+    batch_size: int,
+    *,
+    augment: Augment | None = None,
+    generator: torch.Generator | None = None,
+    shuffle: bool = False,
+    max_batches: int | None = None,
+    device: torch.device | None = None,
+    channels_last: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (normalised images, labels) batches on ``device`` (default: where ``data`` lives).
+
+    Shuffling and augmentation draw from the CPU ``generator``; the last batch may be smaller.
+    """
+    n = len(data)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    n_batches = (n + batch_size - 1) // batch_size
+    if max_batches is not None:
+        n_batches = min(n_batches, max_batches)
+    from ktnas.training.device import to_device
+
+    dev = device if device is not None else data.images.device
+    for i in range(n_batches):
+        idx = order[i * batch_size : (i + 1) * batch_size].to(data.images.device)
+        imgs, labels = data.images[idx], data.labels[idx]
+        if imgs.device != dev:
+            imgs, labels = to_device(imgs, dev), to_device(labels, dev)
+        x = prepare_batch(imgs, spec, augment, generator)
+        if channels_last and dev.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        yield x, labels

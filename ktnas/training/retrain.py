@@ -1,0 +1,234 @@
+"""Retraining a found genotype from scratch (spec §5.9; §5.10 protocol (b) for 28×28 data).
+
+:func:`retrain` checkpoints after every epoch (atomically) and resumes from its checkpoint: the
+randomness of epoch ``e`` is seeded from ``(seed, e)``, so an interrupted and resumed run reproduces
+the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ktnas._io import KtnasError, atomic_path
+from ktnas.spaces.darts import DartsSpace
+from ktnas.training.data import DEFAULT_ROOT, Augment, Splits, derive_seed, iterate_batches, load_splits
+from ktnas.training.device import amp_dtype, autocast, grad_scaler, pick_device, prepare_model, synchronize
+from ktnas.training.network import EvalNetwork, count_params
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """Retraining settings; defaults are the official CIFAR-10 command (spec §5.9; C=42 for CIFAR-100)."""
+
+    epochs: int = 600
+    channels: int = 48
+    layers: int = 11
+    auxiliary: bool = True
+    aux_weight: float = 0.4
+    batch_size: int = 64
+    eval_batch_size: int = 500
+    lr: float = 0.025
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    drop_path: float = 0.3  # final drop-path probability of the linear ramp from 0
+    cutout: int = 16
+    seed: int = 0
+    max_batches_per_epoch: int | None = None  # test / smoke-run knob
+    max_test_images: int | None = None
+    device: str | None = None
+    amp: bool = True
+    channels_last: bool = True
+    data_on_device: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "channels", "layers", "batch_size", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"RetrainConfig.{key}={getattr(self, key)} must be >= 1")
+        if self.layers < 3:
+            raise ValueError(f"RetrainConfig.layers={self.layers} must be >= 3 (two reduction cells)")
+
+
+def epoch_lr(cfg: RetrainConfig, epoch: int) -> float:
+    """Cosine annealing over ``cfg.epochs``, stepped before each epoch as in [CODE]:
+    lr(e) = lr0/2 · (1 + cos(π (e+1) / E))."""
+    return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * (epoch + 1) / cfg.epochs))
+
+
+def build_network(arch: str, num_classes: int, cfg: RetrainConfig) -> EvalNetwork:
+    """The §5.9 network for ``arch`` with weights drawn from a private RNG seeded with ``cfg.seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return EvalNetwork(arch, cfg.channels, num_classes, layers=cfg.layers, auxiliary=cfg.auxiliary)
+
+
+def retrain(
+    arch: str,
+    data: str | Splits,
+    cfg: RetrainConfig | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    root: str | Path = DEFAULT_ROOT,
+    download: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train ``arch`` from scratch on the dataset's train split and test after every epoch (§5.9).
+
+    ``checkpoint``: file written after each epoch and resumed from if present (it must come from the
+    same architecture and config). ``stop_after``: return after that many epochs in total (for time-limited
+    jobs; rerun to continue). Returns ``test_acc`` (final epoch, %), ``best_test_acc`` and ``best_epoch``,
+    ``params_m`` (auxiliary head excluded), ``epochs_done``, ``finished``, ``history`` (per-epoch dicts)
+    and ``images_per_s``.
+    """
+    cfg = cfg or RetrainConfig()
+    arch = DartsSpace().canonical(arch)
+    splits = (
+        load_splits(data, root, download=download, split_seed=cfg.seed) if isinstance(data, str) else data
+    )
+    spec = splits.spec
+    device = pick_device(cfg.device)
+    model: EvalNetwork = prepare_model(build_network(arch, spec.num_classes, cfg), device, cfg.channels_last)  # type: ignore[assignment]
+    model.generator = torch.Generator(device=device)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+    dtype = amp_dtype(device, cfg.amp)
+    scaler = grad_scaler(device, dtype)
+    fingerprint = {"arch": arch, "dataset": spec.name, "config": asdict(cfg)}
+    history: list[dict[str, float]] = []
+    start = 0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        try:
+            state = torch.load(ckpt, map_location=device, weights_only=True)
+        except (OSError, RuntimeError) as err:
+            raise KtnasError(
+                f"{ckpt}: unreadable retraining checkpoint ({err}); delete it to restart"
+            ) from None
+        if state.get("fingerprint") != fingerprint:
+            raise KtnasError(
+                f"{ckpt}: checkpoint belongs to another architecture/dataset/config "
+                f"({state.get('fingerprint')}); delete it to restart this retraining"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        history = list(state["history"])
+        start = int(state["epoch"]) + 1
+        log.info("resuming retraining of %s from %s after epoch %d", spec.name, ckpt, start - 1)
+
+    place = device if cfg.data_on_device else torch.device("cpu")
+    train_set = splits.train.to(place)
+    test_set = (
+        splits.test if cfg.max_test_images is None else splits.test.subset(slice(0, cfg.max_test_images))
+    )
+    test_set = test_set.to(place)
+    augment = Augment(pad=spec.pad, hflip=spec.hflip, cutout=cfg.cutout)
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(start, end):
+        lr = epoch_lr(cfg, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.drop_path_prob = cfg.drop_path * epoch / cfg.epochs
+        model.generator.manual_seed(derive_seed(cfg.seed, epoch, 3))
+        data_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 2))
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        synchronize(device)
+        t0 = time.perf_counter()
+        batches = iterate_batches(
+            train_set, spec, cfg.batch_size, augment=augment, generator=data_gen, shuffle=True,
+            max_batches=cfg.max_batches_per_epoch, device=device, channels_last=cfg.channels_last,
+        )  # fmt: skip
+        for x, y in tqdm(batches, desc=f"retrain {spec.name} epoch {epoch}", leave=False, disable=None):
+            optimizer.zero_grad(set_to_none=True)
+            with autocast(device, dtype):
+                logits, aux = model(x)
+                loss = F.cross_entropy(logits, y)
+                if aux is not None:
+                    loss = loss + cfg.aux_weight * F.cross_entropy(aux, y)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += loss.detach().float() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+        synchronize(device)
+        seconds = time.perf_counter() - t0
+        test_acc = _test(model, test_set, spec, cfg, device, dtype)
+        history.append(
+            {
+                "epoch": epoch,
+                "lr": lr,
+                "drop_path": model.drop_path_prob,
+                "train_loss": float(loss_sum) / max(seen, 1),
+                "train_acc": 100.0 * float(correct) / max(seen, 1),
+                "test_acc": test_acc,
+                "seconds": seconds,
+                "images_per_s": seen / seconds if seconds > 0 else float("nan"),
+            }
+        )
+        log.info("retrain %s epoch %d: %s", spec.name, epoch, history[-1])
+        if ckpt is not None:
+            state = {
+                "fingerprint": fingerprint,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "history": history,
+            }
+            with atomic_path(ckpt) as tmp:
+                torch.save(state, tmp)
+    best = max(history, key=lambda h: h["test_acc"]) if history else None
+    return {
+        "arch": arch,
+        "dataset": spec.name,
+        "test_acc": history[-1]["test_acc"] if history else float("nan"),
+        "best_test_acc": best["test_acc"] if best else float("nan"),
+        "best_epoch": int(best["epoch"]) if best else -1,
+        "params_m": count_params(model) / 1e6,
+        "epochs": cfg.epochs,
+        "epochs_done": len(history),
+        "finished": len(history) == cfg.epochs,
+        "images_per_s": float(np.mean([h["images_per_s"] for h in history])) if history else float("nan"),
+        "history": history,
+    }
+
+
+@torch.inference_mode()
+def _test(
+    model: EvalNetwork,
+    data: Any,
+    spec: Any,
+    cfg: RetrainConfig,
+    device: torch.device,
+    dtype: torch.dtype | None,
+) -> float:
+    model.eval()
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n = 0
+    for x, y in iterate_batches(
+        data, spec, cfg.eval_batch_size, device=device, channels_last=cfg.channels_last
+    ):
+        with autocast(device, dtype):
+            logits, _ = model(x)
+        correct += (logits.argmax(1) == y).sum()
+        n += len(y)
+    return 100.0 * float(correct) / max(n, 1)

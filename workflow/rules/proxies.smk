@@ -1,0 +1,39 @@
+# Zero-cost proxies of every NB201 cell, one job per (dataset, chunk); only when proxies.source=compute.
+# A finished chunk is never recomputed, so a killed pipeline resumes where it stopped.
+PROXY_CHUNKS = range(config["proxies"]["chunks"])
+
+
+rule proxies_chunk:
+    output:
+        "results/proxies/nb201/{dataset}/chunk{chunk}.parquet",
+    params:
+        proxies=",".join(config["proxies"]["proxies"]),
+        n_chunks=config["proxies"]["chunks"],
+        limit=lambda wc: f"--limit {config['proxies']['limit']}" if config["proxies"]["limit"] else "",
+        device=config["proxies"]["device"],
+        version=RESULTS_VERSION,
+    resources:
+        gpu=lambda wc: 1 if config["proxies"]["device"].startswith("cuda") else 0,
+    log:
+        "logs/proxies/nb201/{dataset}/chunk{chunk}.log",
+    benchmark:
+        "benchmarks/proxies_nb201_{dataset}_chunk{chunk}.tsv"
+    shell:
+        "ktnas proxies compute --dataset {wildcards.dataset} --proxies {params.proxies} "
+        "--chunk {wildcards.chunk} --n-chunks {params.n_chunks} {params.limit} --device {params.device} "
+        "--out {output} 2> {log}"
+
+
+rule proxies_merge:
+    input:
+        expand(
+            "results/proxies/nb201/{dataset}/chunk{chunk}.parquet",
+            dataset=config["nb201"]["tasks"],
+            chunk=PROXY_CHUNKS,
+        ),
+    output:
+        "results/proxies/nb201.parquet",
+    log:
+        "logs/proxies/nb201_merge.log",
+    shell:
+        "ktnas proxies merge --inputs {input} --out {output} 2> {log}"
