@@ -16,14 +16,43 @@ log = logging.getLogger("ktnas")
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
+    import shutil
+
+    from ktnas._io import atomic_path
+    from ktnas.benchmarks import BUNDLED, bundled_path, load_benchmark
+
+    source = str(args.source)
     if args.space == "nb201":
         from ktnas.benchmarks import nb201 as mod
+
+        if source == "bundled":
+            df = None
+        elif Path(source).is_dir():
+            df = mod.build_from_csv(source)
+        else:
+            df = mod.convert_official(source)
     elif args.space == "trans101":
         from ktnas.benchmarks import trans101 as mod  # type: ignore[no-redef]
+
+        if source == "bundled":
+            df = None
+        elif Path(source).is_dir():
+            df = mod.build_from_naslib_json(Path(source) / "naslib_zc_transbench101_micro_subset.json")
+        elif source.endswith(".json"):
+            df = mod.build_from_naslib_json(source)
+        else:
+            df = mod.convert_official(source)
     else:
         raise ValueError(f"unknown space {args.space!r}; choose nb201 or trans101")
-    mod.build_table(args.source, args.out)
-    log.info("wrote %s", args.out)
+    if source != "bundled" and not Path(source).exists():
+        raise FileNotFoundError(f"benchmark source {source!r} does not exist; give 'bundled', a folder or a file")
+    if df is None:
+        load_benchmark(args.space)  # validates the bundled table before copying it
+        with atomic_path(args.out) as tmp:
+            shutil.copyfile(bundled_path(BUNDLED[args.space][0]), tmp)
+    else:
+        mod.write_bundled(df, args.out)
+    log.info("wrote %s (%s)", args.out, source)
 
 
 def _cmd_embed(args: argparse.Namespace) -> None:

@@ -368,7 +368,8 @@ def test_search_task_learns_the_synthetic_data(synthetic) -> None:
     task = WeightSharingTask(synthetic, cfg)
     stats = [task.train_epoch(arch, g) for g in range(3)]
     assert stats[-1]["loss"] < stats[0]["loss"] - 0.3
-    assert stats[-1]["train_acc"] > 30.0  # chance is 10%; eval-mode fitness lags after 24 steps (BN statistics)
+    # chance is 10%; eval-mode fitness still lags after 24 steps (BN running statistics)
+    assert stats[-1]["train_acc"] > 30.0
 
 
 def test_search_task_rejects_a_foreign_checkpoint(synthetic, tmp_path: Path) -> None:

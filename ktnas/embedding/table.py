@@ -211,9 +211,11 @@ class EmbeddingTable:
             meta = parquet_metadata(path)
             config = EmbeddingConfig.from_dict(json.loads(meta["config"]))
             seed = int(json.loads(meta["seed"]))
+            dim = int(json.loads(meta["dim"]))
             stored_space = meta["space"]
             state = json.loads(meta["encoder_state"])
             versions = json.loads(meta["versions"])
+            encoder_cls = ENCODERS[config.method]
         except (KeyError, ValueError, TypeError) as err:
             raise KtnasError(f"{path}: not a ktnas embedding table ({err!r}); {hint}") from None
         sp = _space(space if space is not None else stored_space)
@@ -221,17 +223,15 @@ class EmbeddingTable:
             raise ValueError(f"{path} embeds space {stored_space!r}, not {sp.name!r}")
         if list(df.columns) != ["arch", "embedding"]:
             raise KtnasError(f"{path}: expected columns arch, embedding, found {list(df.columns)}; {hint}")
-        encoder = None if state is None else ENCODERS[config.method].from_state(sp, config, state)
-        matrix = (
-            np.stack(df["embedding"].to_numpy()).astype(np.float32)
-            if len(df)
-            else np.empty((0, encoder.dim if encoder else config.dim), dtype=np.float32)
-        )
+        encoder = None if state is None else encoder_cls.from_state(sp, config, state)
+        matrix = np.empty((len(df), dim), dtype=np.float32)
+        for i, row in enumerate(df["embedding"]):
+            matrix[i] = row
         archs = df["arch"].tolist()
-        if encoder is not None and len(archs):
+        if encoder is not None and archs:
             # the stored rows must be what the stored encoder computes (guards against mixed files)
-            probe = archs[:: max(1, len(archs) // 8)][:8]
-            if not np.allclose(encoder.embed(probe), matrix[[archs.index(a) for a in probe]], atol=1e-6):
+            probe = list(range(0, len(archs), max(1, len(archs) // 8)))[:8]
+            if not np.allclose(encoder.embed([archs[i] for i in probe]), matrix[probe], atol=1e-6):
                 raise KtnasError(f"{path}: rows disagree with the stored encoder state; {hint}")
         return cls(sp, archs, matrix, config=config, seed=seed, encoder=encoder, versions=versions)
 

@@ -66,7 +66,9 @@ def run_chunks(
         t0, c0 = time.perf_counter(), time.process_time()
         df = compute_proxies(archs, dataset, proxies, seed=seed, progress=False, threads=1)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        write_parquet(path, df, {"kind": kind, "dataset": dataset, "chunk": chunk, "n_chunks": n, "seed": seed})
+        write_parquet(
+            path, df, {"kind": kind, "dataset": dataset, "chunk": chunk, "n_chunks": n, "seed": seed}
+        )
         log.info(
             "%s: %d cells, %.3f s/cell CPU, %.3f s/cell wall, %d NaN",
             path.name,
@@ -123,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error("%d of %d chunk files missing, e.g. %s", len(missing), len(paths), missing[0])
             return 1
     else:
-        paths = run_chunks(args.chunk_dir, args.seed, args.sample_size, args.synflow_chunks, args.batch_chunks)
+        paths = run_chunks(
+            args.chunk_dir, args.seed, args.sample_size, args.synflow_chunks, args.batch_chunks
+        )
     merge_bundled(paths, args.out, args.seed, args.sample_size)
     return 0
 

@@ -188,9 +188,9 @@ def init_weights(net: nn.Module, generator: torch.Generator) -> None:
         if m.bias is not None:
             bound = 1 / math.sqrt(m.weight.shape[1])
             nn.init.uniform_(m.bias, -bound, bound, generator=generator)
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.reset_parameters()
+    for mod in net.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.reset_parameters()
 
 
 def build_network(arch: str, dataset: str, generator: torch.Generator, bn: bool = True) -> NB201Network:

@@ -46,14 +46,15 @@ def weight_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(_derive_seed(seed, _WEIGHTS, index))
 
 
-def make_batch(dataset: str, seed: int = 0, batch_size: int = BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+def make_batch(
+    dataset: str, seed: int = 0, batch_size: int = BATCH_SIZE
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed random batch of ``dataset``: N(0,1) images (N, 3, R, R) and uniform labels."""
     spec = get_dataset(dataset)
     g = torch.Generator().manual_seed(_derive_seed(seed, _BATCH, DATASET_NAMES.index(dataset)))
     x = torch.randn(batch_size, 3, spec.resolution, spec.resolution, generator=g)
     y = torch.randint(spec.num_classes, (batch_size,), generator=g)
     return x, y
-
 
 
 def _finite(value: float, name: str, arch: str) -> float:
@@ -140,12 +141,12 @@ def batch_proxies(
     if "nwot" in want:
         _sign, logdet = np.linalg.slogdet(kernel.cpu().numpy())
         out["nwot"] = _finite(float(logdet), "nwot", net.arch)
-    layers = [m for m in weighted_layers(net) if m.weight.grad is not None]
+    pairs = [(m.weight.detach(), m.weight.grad) for m in weighted_layers(net) if m.weight.grad is not None]
     if "snip" in want:
-        snip = sum((m.weight.detach() * m.weight.grad).abs().sum(dtype=torch.float64).item() for m in layers)
+        snip = sum(((w * g).abs().sum(dtype=torch.float64).item() for w, g in pairs), 0.0)
         out["snip"] = _finite(snip, "snip", net.arch)
     if "grad_norm" in want:
-        gn = sum(m.weight.grad.norm().item() for m in layers)  # type: ignore[union-attr]
+        gn = sum((g.norm().item() for _, g in pairs), 0.0)
         out["grad_norm"] = _finite(gn, "grad_norm", net.arch)
     return out
 

@@ -283,6 +283,7 @@ class MultiTaskSearch:
                 self.generation += 1
                 self._phase_a()
                 self._phase_b()
+                self._end_generation()
                 self._record()
                 self._checkpoint()
                 bar.update(1)
@@ -302,6 +303,7 @@ class MultiTaskSearch:
                 pool = self._candidates(i)
                 picks = select_transferred(np.zeros(len(pool)), self.config.n_transferred, self.rng)
                 task.transferred = [pool[j].arch for j in picks]
+        self._end_generation()
         self._record()
 
     def _phase_a(self) -> None:
@@ -342,6 +344,14 @@ class MultiTaskSearch:
             task.transferred = self.policy.select(
                 i, self._candidates(i), task.hts, self.config.n_transferred, self.rng
             )
+
+    def _end_generation(self) -> None:
+        """Optional per-problem hook, e.g. DARTS evaluates the task's best on the full validation split
+        and keeps the best seen (spec §5.7)."""
+        for task, problem in zip(self.tasks, self.problems, strict=True):
+            hook = getattr(problem, "end_generation", None)
+            if hook is not None and not task.frozen:
+                hook(self.generation, task.population[0].arch)
 
     def _candidates(self, target: int) -> list[Candidate]:
         """C_t^i: the other tasks' populations, ordered (task, fitness desc, key), deduplicated."""
@@ -411,6 +421,9 @@ class MultiTaskSearch:
         if evaluator is not None:
             out["found_at"] = evaluator.found_at
             out["n_queries"] = evaluator.n_queries
+        extra = getattr(problem, "summary", None)
+        if extra is not None:
+            out.update(extra())
         return out
 
 

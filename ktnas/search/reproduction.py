@@ -60,16 +60,20 @@ class ProxyREA:
     def propose(
         self, space: SearchSpace, parent: str, problem: Problem, taken: set[str], rng: np.random.Generator
     ) -> str:
-        """Best-by-proxy of ``n_candidates`` mutants that are new to this task (redrawn up to 10×)."""
-        fallback = None
-        for _ in range(10):
-            mutants = [space.mutate(parent, rng) for _ in range(self.n_candidates)]
-            fresh = [m for m in mutants if m not in taken and not problem.seen(m)]
-            if fresh:
-                return max(fresh, key=self.score) if self.proxy is not None else fresh[0]
-            fallback = fallback or mutants[0]
-        assert fallback is not None
-        return fallback
+        """Best-by-proxy of ``n_candidates`` mutants that are new to this task.
+
+        When every mutant was already evaluated (10 draws), the mutants are mutated again, one more
+        edit per round, so a converged population keeps exploring instead of re-proposing known cells.
+        """
+        base = [parent] * self.n_candidates
+        for _depth in range(6):
+            for _ in range(10):
+                mutants = [space.mutate(b, rng) for b in base]
+                fresh = [m for m in mutants if m not in taken and not problem.seen(m)]
+                if fresh:
+                    return max(fresh, key=self.score) if self.proxy is not None else fresh[0]
+            base = mutants
+        return mutants[0]
 
     def offspring(
         self,

@@ -45,7 +45,8 @@ class RetrainConfig:
     grad_clip: float = 5.0
     drop_path: float = 0.3  # final drop-path probability of the linear ramp from 0
     cutout: int = 16
-    seed: int = 0
+    seed: int = 0  # weights, batch order, augmentation, drop path ([CODE] uses 0)
+    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 split (fixed across runs by default)
     max_batches_per_epoch: int | None = None  # test / smoke-run knob
     max_test_images: int | None = None
     device: str | None = None
@@ -95,7 +96,9 @@ def retrain(
     cfg = cfg or RetrainConfig()
     arch = DartsSpace().canonical(arch)
     splits = (
-        load_splits(data, root, download=download, split_seed=cfg.seed) if isinstance(data, str) else data
+        load_splits(data, root, download=download, split_seed=cfg.split_seed)
+        if isinstance(data, str)
+        else data
     )
     spec = splits.spec
     device = pick_device(cfg.device)

@@ -60,7 +60,8 @@ class SearchConfig:
     drop_path_start: int = 50  # generation from which drop path is on (25 for MedMNIST)
     max_batches_per_epoch: int | None = None  # test / smoke-run knob; None = the whole training split
     max_full_val_images: int | None = None  # cap of evaluate_full; None = the whole validation split
-    seed: int = 0
+    seed: int = 0  # give every task of a run its own seed (weights, batch order, sampling)
+    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 split (fixed across runs by default)
     device: str | None = None  # None: CUDA if available
     amp: bool = True  # bf16/fp16 autocast on CUDA
     channels_last: bool = True
@@ -113,7 +114,9 @@ class WeightSharingTask:
     ) -> None:
         self.cfg = cfg = cfg or SearchConfig()
         self.splits = (
-            load_splits(data, root, download=download, split_seed=cfg.seed) if isinstance(data, str) else data
+            load_splits(data, root, download=download, split_seed=cfg.split_seed)
+            if isinstance(data, str)
+            else data
         )
         self.spec = self.splits.spec
         self.name = name or self.spec.name
