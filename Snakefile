@@ -24,6 +24,7 @@ include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/embedding.smk"
 include: "workflow/rules/proxies.smk"
 include: "workflow/rules/search.smk"
+include: "workflow/rules/trans101.smk"
 include: "workflow/rules/report.smk"
 
 

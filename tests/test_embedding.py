@@ -354,7 +354,7 @@ def test_parquet_roundtrip(name: str, tmp_path: Path) -> None:
     assert meta["space"] == name and meta["method"] == "node2vec" and json.loads(meta["seed"]) == 0
     assert json.loads(meta["config"]) == table.config.to_dict()
     assert json.loads(meta["versions"])["node2vec"] == "0.5.0"
-    assert {"ktnas_version", "git_sha", "encoder_state"} <= set(meta)
+    assert {"ktnas_version", "git_sha", "encoder_state", "encoder_sha256"} <= set(meta)
     loaded = EmbeddingTable.load(path)
     assert loaded.archs == table.archs
     assert np.array_equal(loaded.matrix, table.matrix) and loaded.matrix.dtype == np.float32
@@ -371,7 +371,8 @@ def test_empty_darts_table_roundtrip(tmp_path: Path) -> None:
     built.save(tmp_path / "d.parquet")
     loaded = EmbeddingTable.load(tmp_path / "d.parquet")
     assert len(loaded) == 0 and loaded.dim == 32
-    archs = [get_space("darts").sample(np.random.default_rng(13)) for _ in range(4)]
+    rng, space = np.random.default_rng(13), get_space("darts")
+    archs = [space.sample(rng) for _ in range(4)]
     assert np.array_equal(loaded.vectors(archs), built.vectors(archs)) and len(loaded) == 4
 
 
@@ -397,7 +398,8 @@ def test_load_or_build_caches(tmp_path: Path) -> None:
     again = load_or_build(name, path, seed=3, progress=False, **opts)
     assert again is not first and path.stat().st_mtime_ns == stamp  # read back, not rebuilt
     space = get_space(name)
-    archs = [space.sample(np.random.default_rng(12)) for _ in range(5)]
+    rng = np.random.default_rng(12)
+    archs = [space.sample(rng) for _ in range(5)]
     assert np.array_equal(again.vectors(archs), first.vectors(archs))
     other = load_or_build(name, path, seed=4, progress=False, **opts)  # other settings: rebuilt
     assert other.seed == 4 and json.loads(parquet_metadata(path)["seed"]) == 4

@@ -3,6 +3,7 @@ L2-normalised matrix, with the distance dist(a, b) = 1 − cos(e(a), e(b)) as on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -190,7 +191,8 @@ class EmbeddingTable:
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write ``arch`` + ``embedding`` (fixed-size list of float32) Parquet, atomically, with the
-        config, seed, package versions and the fitted encoder state in its metadata."""
+        space, method, seed, dim, config, package versions, the fitted encoder state and its SHA-256
+        in the metadata. Rows embedded on demand are included."""
         flat = pa.array(self._buffer[: self._n].reshape(-1), type=pa.float32())
         table = pa.table(
             {
@@ -199,7 +201,10 @@ class EmbeddingTable:
             }
         )
         meta: dict[str, Any] = dict(self.metadata)
-        meta["encoder_state"] = self.encoder.state() if self.encoder is not None else None
+        state = self.encoder.state() if self.encoder is not None else None
+        meta["encoder_state"] = state
+        # content hash of the fitted encoder: two tables with equal hashes share one coordinate system
+        meta["encoder_sha256"] = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
         write_parquet(path, table, meta)
 
     @classmethod

@@ -124,16 +124,22 @@ class PredictorEvolution:
         rng: np.random.Generator,
     ) -> list[Child]:
         present = {ind.arch for ind in population}
-        per_slot = max(1, self.n_candidates // k)
         parents = list(transferred[:k])
         parents += [tournament(population, self.tournament_size, rng).arch for _ in range(k - len(parents))]
-        candidates: dict[str, tuple[str, ...]] = {}
-        for parent in parents:
-            for _ in range(per_slot):
-                m = space.mutate(parent, rng)
-                if m in present or problem.seen(m):
-                    continue
-                candidates[m] = tuple(sorted(set(candidates.get(m, ())) | {parent}))
+        per_slot = max(1, self.n_candidates // k)
+        candidates: dict[str, set[str]] = {}
+        # rounds of one mutant per slot; when mutants stop being new, walk one more edit away
+        bases = [p for p in parents for _ in range(per_slot)]
+        origin = list(bases)
+        for _round in range(60):
+            mutants = [space.mutate(b, rng) for b in bases]
+            for m, parent in zip(mutants, origin, strict=True):
+                if m not in present and not problem.seen(m):
+                    candidates.setdefault(m, set()).add(parent)
+            if len(candidates) >= self.n_candidates:
+                break
+            if _round % 10 == 9:
+                bases = mutants
         if not candidates:
             return []
         archs = list(candidates)
@@ -143,7 +149,7 @@ class PredictorEvolution:
         pred = np.asarray(predictor.predict(archs), dtype=np.float64)  # type: ignore[attr-defined]
         pred = np.where(np.isfinite(pred), pred, -np.inf)
         order = np.argsort(-pred, kind="stable")[:k]
-        return [Child(archs[i], candidates[archs[i]]) for i in order]
+        return [Child(archs[i], tuple(sorted(candidates[archs[i]]))) for i in order]
 
 
 class GeneticAlgorithm:

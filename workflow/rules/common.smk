@@ -43,4 +43,6 @@ def all_outputs():
         out.append("results/tables/nb201_sensitivity.csv")
     if "ablation" in groups:
         out.append("results/tables/nb201_embedding_ablation.csv")
+    if config["trans101"].get("methods"):
+        out += ["results/tables/trans101_performance.csv", "results/figures/trans101_kendall.png"]
     return out

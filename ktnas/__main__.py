@@ -1,0 +1,5 @@
+import sys
+
+from ktnas.cli import main
+
+sys.exit(main())
