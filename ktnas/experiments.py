@@ -157,6 +157,7 @@ def run_benchmark_search(
                     )
                 )
             ckpt.clear()
+    log.info("%s seed %d on %s finished in %.1f s", method, seed, space_name, time.perf_counter() - started)
     return {
         "space": space_name,
         "method": method,
@@ -164,7 +165,6 @@ def run_benchmark_search(
         "params": hp.__dict__,
         "ktnas_version": __version__,
         "git_sha": git_sha(),
-        "wall_time_s": round(time.perf_counter() - started, 3),
         "tasks": summaries,
     }
 

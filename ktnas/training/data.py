@@ -152,8 +152,24 @@ DATASETS: dict[str, DatasetSpec] = {
             search_split="generated",
             description="generated: 10 classes of 3×16×16 smooth class patterns plus noise (512/128/256 images)",
         ),
+        DatasetSpec(
+            name="synthetic_b",
+            num_classes=5,
+            channels=3,
+            size=16,
+            mean=_HALF,
+            std=(0.25,) * 3,
+            pad=2,
+            hflip=False,
+            source="synthetic",
+            search_split="generated",
+            description="generated: a second synthetic task, 5 classes with their own patterns (512/128/256 images)",
+        ),
     )
 }
+
+#: generator stream of each synthetic dataset (0 = seeded with split_seed itself)
+_SYNTHETIC_STREAM = {"synthetic": 0, "synthetic_b": 1}
 
 
 def derive_seed(*parts: int) -> int:
@@ -348,7 +364,9 @@ def load_splits(
     spec = get_dataset_spec(name)
     root = Path(root)
     if spec.source == "synthetic":
-        train, test = make_synthetic(seed=split_seed, num_classes=spec.num_classes, size=spec.size)
+        stream = _SYNTHETIC_STREAM[spec.name]
+        seed = split_seed if stream == 0 else derive_seed(split_seed, stream)
+        train, test = make_synthetic(seed=seed, num_classes=spec.num_classes, size=spec.size)
         val_idx = np.arange(len(train) - 128, len(train))
         return Splits(spec, train.subset(np.arange(len(train) - 128)), train.subset(val_idx), train, test)
     if spec.source == "medmnist":

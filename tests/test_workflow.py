@@ -1,0 +1,83 @@
+"""The Snakemake pipeline: dry run of the test config, and incremental reruns (a tiny real run)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+
+if shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None:  # pragma: no cover
+    pytest.skip("snakemake is not installed in this environment", allow_module_level=True)
+
+
+def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = [
+        str(Path(sys.executable).parent / "snakemake"),
+        "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+        "--configfile", str(config), "--replace-workflow-config", "--cores", "2", *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def _jobs(dry_run_output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of each job a dry run lists."""
+    jobs, rule = [], None
+    for line in dry_run_output.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if m:
+            rule = m.group(1)
+            jobs.append((rule, ""))
+        elif rule and line.strip().startswith("wildcards:"):
+            jobs[-1] = (rule, line.split(":", 1)[1].strip())
+    return jobs
+
+
+def test_dry_run_of_test_config_lists_every_stage(tmp_path):
+    out = _snakemake(tmp_path, ROOT / "config" / "test.yaml", "-n")
+    assert out.returncode == 0, out.stderr + out.stdout
+    rules = {r for r, _ in _jobs(out.stdout)}
+    assert {"benchmark_nb201", "embed_nb201", "search_nb201", "table_nb201", "search_trans101", "table_trans101"} <= rules
+
+
+def test_bad_config_fails_before_any_job(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"nb201": {"methods": {"ktnas": {"elite_ratio": 1.5}}}}))
+    out = _snakemake(tmp_path, cfg, "-n")
+    assert out.returncode != 0
+    assert "nb201.methods.ktnas.elite_ratio: 1.5 is out of range" in out.stdout + out.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_rerun_only_what_changed(tmp_path):
+    cfg = tmp_path / "cfg.yaml"
+    config = {
+        "embedding": {"method": "onehot", "dim": 16, "seed": 0},
+        "nb201": {"seeds": 2, "methods": {"rs": {}, "rea": {"population_size": 10, "tournament_size": 5}}},
+        "trans101": {"methods": {}},
+    }
+    cfg.write_text(yaml.safe_dump(config))
+    first = _snakemake(tmp_path, cfg)
+    assert first.returncode == 0, first.stderr[-3000:]
+    table = (tmp_path / "results/tables/nb201_evaluations.csv").read_text()
+    assert table.splitlines()[0] == "method,task,mean,std,n_seeds"
+
+    again = _snakemake(tmp_path, cfg, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    config["nb201"]["methods"]["rea"]["tournament_size"] = 4
+    cfg.write_text(yaml.safe_dump(config))
+    changed = _snakemake(tmp_path, cfg, "-n")
+    jobs = _jobs(changed.stdout)
+    searches = sorted(w for r, w in jobs if r == "search_nb201")
+    assert searches == ["run=rea, seed=0", "run=rea, seed=1"]
+    assert {r for r, _ in jobs} == {"search_nb201", "table_nb201", "all"}
