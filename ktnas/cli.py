@@ -59,29 +59,53 @@ def _cmd_embed(args: argparse.Namespace) -> None:
     from ktnas.embedding import build_embedding
     from ktnas.spaces import get_space
 
-    table = build_embedding(get_space(args.space), method=args.method, dim=args.dim, seed=args.seed)
+    options = {} if args.corpus_size is None else {"corpus_size": args.corpus_size}
+    table = build_embedding(get_space(args.space), method=args.method, dim=args.dim, seed=args.seed, **options)
     table.save(args.out)
     log.info("wrote %d %s embeddings (%s, dim %d) to %s", len(table), args.space, args.method, args.dim, args.out)
 
 
 def _cmd_proxies(args: argparse.Namespace) -> None:
-    from ktnas.proxies import cli_compute, cli_merge
+    from ktnas._io import write_parquet
+    from ktnas.proxies import canonical_proxies, chunk_archs, merge_chunks
 
-    if args.action == "compute":
-        cli_compute(args)
-    else:
-        cli_merge(args)
+    if args.action == "merge":
+        if not args.inputs:
+            raise ValueError("proxies merge needs --inputs CHUNK.parquet ...")
+        write_parquet(args.out, merge_chunks(args.inputs), {"chunks": len(args.inputs)})
+        log.info("merged %d chunk(s) into %s", len(args.inputs), args.out)
+        return
+    from ktnas.proxies import compute_proxies
+    from ktnas.proxies.table import check_dataset
+    from ktnas.spaces import get_space
+
+    if args.dataset is None:
+        raise ValueError("proxies compute needs --dataset (cifar10, cifar100 or imagenet16)")
+    check_dataset(args.dataset)
+    names = canonical_proxies(args.proxies.split(","))
+    archs = chunk_archs(get_space("nb201").all_archs(), args.chunk, args.n_chunks)
+    if args.limit is not None:
+        archs = archs[: args.limit]
+    df = compute_proxies(archs, args.dataset, names, seed=args.seed, device=args.device)
+    meta = {"dataset": args.dataset, "proxies": names, "seed": args.seed, "chunk": [args.chunk, args.n_chunks]}
+    write_parquet(args.out, df, meta)
+    log.info("wrote %d cells x %s for %s to %s", len(df), ",".join(names), args.dataset, args.out)
+
+
+def _params(text: str) -> dict[str, object]:
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--params must be a JSON object, got {text!r} ({err})") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--params must be a JSON object, got {text!r}")
+    return params
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
     from ktnas.experiments import run_benchmark_search
 
-    try:
-        params = json.loads(args.params)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--params must be a JSON object, got {args.params!r} ({err})") from None
-    if not isinstance(params, dict):
-        raise ValueError(f"--params must be a JSON object, got {args.params!r}")
+    params = _params(args.params)
     result = run_benchmark_search(
         args.space,
         args.method,
@@ -97,7 +121,42 @@ def _cmd_search(args: argparse.Namespace) -> None:
     log.info("wrote %s", args.out)
 
 
+def _cmd_darts_search(args: argparse.Namespace) -> None:
+    from ktnas.darts import run_darts_search
+    from ktnas.search.checkpoint import Checkpointer
+
+    result = run_darts_search(
+        args.group,
+        args.method,
+        args.seed,
+        _params(args.params),
+        data_root=args.data_root,
+        checkpoint_path=args.checkpoint,
+        embedding_path=args.embedding,
+    )
+    write_json(args.out, result)
+    Checkpointer(args.checkpoint, {}).clear()  # only once the result is safely written
+    log.info("wrote %s (%.4f GPU days on %s)", args.out, result["gpu_days"], result["device_name"])
+
+
+def _cmd_darts_retrain(args: argparse.Namespace) -> None:
+    from ktnas.darts import run_darts_retrain
+
+    result = run_darts_retrain(
+        args.search, args.task, _params(args.params), data_root=args.data_root, checkpoint_path=args.checkpoint
+    )
+    write_json(args.out, result)
+    if args.checkpoint is not None:
+        args.checkpoint.unlink(missing_ok=True)
+    log.info("wrote %s (test accuracy %.2f%%, %.2f M params)", args.out, result["test_acc"], result["params_m"])
+
+
 def _cmd_aggregate(args: argparse.Namespace) -> None:
+    if args.kind == "darts":
+        from ktnas.report.darts_tables import darts_cli
+
+        darts_cli(args)
+        return
     from ktnas.report.tables import aggregate_cli
 
     aggregate_cli(args)
@@ -131,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--method", default="node2vec")
     e.add_argument("--dim", type=int, default=256)
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--corpus-size", type=int, default=None, help="node2vec corpus architectures (default 2000)")
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(func=_cmd_embed)
 
@@ -140,7 +200,6 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--proxies", default="synflow", help="comma-separated proxy names")
     z.add_argument("--chunk", type=int, default=0)
     z.add_argument("--n-chunks", type=int, default=1)
-    z.add_argument("--sample", type=int, default=None, help="only a seeded sample of this many cells")
     z.add_argument("--limit", type=int, default=None, help="only the first N cells of the chunk (tests)")
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--device", default="cpu")
@@ -161,8 +220,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=_cmd_search)
 
+    d = sub.add_parser("darts-search", help="one seeded weight-sharing search of a method on a DARTS task group")
+    d.add_argument("--group", required=True, help="task group: cifar, mnist, medmnist or synthetic")
+    d.add_argument("--method", required=True, help="single, emtnas, ktnas_random or ktnas")
+    d.add_argument("--seed", type=int, required=True)
+    d.add_argument("--params", default="{}", help="JSON object of search hyper-parameters (ktnas.darts)")
+    d.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
+    d.add_argument("--embedding", type=Path, default=None, help="DARTS embedding table (needed by ktnas)")
+    d.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file: resume from it if present")
+    d.add_argument("--out", type=Path, required=True)
+    d.set_defaults(func=_cmd_darts_search)
+
+    r = sub.add_parser("darts-retrain", help="retrain a found DARTS genotype from scratch and test it")
+    r.add_argument("--search", type=Path, required=True, help="result JSON of `ktnas darts-search`")
+    r.add_argument("--task", required=True)
+    r.add_argument("--params", default="{}", help="JSON object of retraining settings (RetrainConfig)")
+    r.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
+    r.add_argument("--checkpoint", type=Path, default=None, help="per-epoch checkpoint: resume from it if present")
+    r.add_argument("--out", type=Path, required=True)
+    r.set_defaults(func=_cmd_darts_retrain)
+
     a = sub.add_parser("aggregate", help="tables (CSV + Markdown) from search results")
-    a.add_argument("--kind", required=True, choices=["nb201", "trans101", "sensitivity", "ablation"])
+    a.add_argument("--kind", required=True, choices=["nb201", "trans101", "sensitivity", "ablation", "darts"])
     a.add_argument("--inputs", nargs="+", type=Path, required=True)
     a.add_argument("--out-csv", type=Path, required=True)
     a.add_argument("--out-md", type=Path, required=True)

@@ -37,6 +37,12 @@ PAPER: dict[str, dict[str, tuple[float, float]]] = {
               "fashion_mnist": (94.36, 0.46), "pathmnist": (90.54, 1.31), "organamnist": (94.38, 0.20),
               "organcmnist": (91.57, 0.38), "organsmnist": (80.80, 0.63)},
 }  # fmt: skip
+PAPER_PARAMS: dict[str, dict[str, float]] = {
+    "single": {"cifar10": 2.41, "cifar100": 2.19},
+    "emtnas": {"cifar10": 2.91, "cifar100": 2.97},
+    "ktnas_random": {"cifar10": 3.00, "cifar100": 3.07},
+    "ktnas": {"cifar10": 2.97, "cifar100": 2.92},
+}
 PAPER_COST: dict[str, dict[str, float]] = {
     "cifar": {"single": 0.46, "emtnas": 0.42, "ktnas_random": 0.62, "ktnas": 0.48},  # GPU days
     "mnist": {"single": 0.0, "emtnas": 2.65, "ktnas_random": 4.47, "ktnas": -10.28},  # % vs single
@@ -91,6 +97,17 @@ def darts_summary(per_seed: pd.DataFrame) -> pd.DataFrame:
     return table[COLUMNS + EXTRA].reset_index(drop=True)
 
 
+def _paper_row(method: str, tasks: Sequence[str], groups: Sequence[str]) -> str:
+    cells = []
+    for t in tasks:
+        acc, params = PAPER[method].get(t), PAPER_PARAMS.get(method, {}).get(t)
+        cells += [f"{acc[0]:.2f} ± {acc[1]:.2f}" if acc else "–", f"{params:.2f}" if params else "–"]
+    cost = PAPER_COST.get(groups[0], {}).get(method) if len(groups) == 1 else None
+    days = f"{cost:.2f}" if cost is not None and groups[0] == "cifar" else "–"
+    pct = f"{cost:+.2f}" if cost is not None and groups[0] != "cifar" else "–"
+    return f"| paper {method} | " + " | ".join(cells) + f" | {days} | {pct} | 5 |"
+
+
 def _pm(mean: float, std: float) -> str:
     if not np.isfinite(mean):
         return "–"
@@ -123,11 +140,7 @@ def darts_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
         n = min(cell[(m, t)].n_seeds for t in tasks if (m, t) in cell)
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {cost[m]:.4f} | {pct} | {n} |")
         if m in PAPER and any(t in PAPER[m] for t in tasks):
-            paper = [f"{PAPER[m][t][0]:.2f} ± {PAPER[m][t][1]:.2f} | " if t in PAPER[m] else "– | " for t in tasks]
-            pc = [PAPER_COST[g].get(m) for g in groups if g in PAPER_COST]
-            unit = "" if not pc or pc[0] is None else (f"{pc[0]:.2f}" if groups[0] == "cifar" else f"{pc[0]:+.2f} %")
-            lines.append(f"| paper {m} | " + "".join(p + "– | " for p in paper).rstrip(" |").rstrip() +
-                         f" | {unit or '–'} | | |")  # fmt: skip
+            lines.append(_paper_row(m, tasks, groups))
     if per_seed["supernet_test_acc"].notna().any():
         lines += [
             "",
