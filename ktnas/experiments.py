@@ -70,6 +70,13 @@ class SearchParams:
     max_evaluations: int = 15625
     stop_at_optimum: bool = True
 
+    def __post_init__(self) -> None:
+        for name in ("tournament_size", "n_candidates", "warmup", "max_evaluations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"search hyper-parameter {name} must be a positive integer, got {value!r}")
+        self.multitask()  # validates K, M, r, m, T with messages naming each
+
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> SearchParams:
         known = {f.name for f in fields(cls)}

@@ -19,9 +19,11 @@ class Individual:
     birth: int
     parents: tuple[str, ...] = field(default=())
 
-    def sort_key(self) -> tuple[float, int]:
+    def sort_key(self) -> tuple[bool, float, int]:
+        """Best first, ties older first; NaN (a failed evaluation) after everything, even -inf."""
         f = self.fitness
-        return (math.inf if f is None or math.isnan(f) else -f, self.birth)
+        missing = f is None or math.isnan(f)
+        return (missing, 0.0 if missing else -f, self.birth)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
