@@ -22,36 +22,36 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     from ktnas.benchmarks import BUNDLED, bundled_path, load_benchmark
 
     source = str(args.source)
-    if args.space == "nb201":
-        from ktnas.benchmarks import nb201 as mod
-
-        if source == "bundled":
-            df = None
-        elif Path(source).is_dir():
-            df = mod.build_from_csv(source)
-        else:
-            df = mod.convert_official(source)
-    elif args.space == "trans101":
-        from ktnas.benchmarks import trans101 as mod  # type: ignore[no-redef]
-
-        if source == "bundled":
-            df = None
-        elif Path(source).is_dir():
-            df = mod.build_from_naslib_json(Path(source) / "naslib_zc_transbench101_micro_subset.json")
-        elif source.endswith(".json"):
-            df = mod.build_from_naslib_json(source)
-        else:
-            df = mod.convert_official(source)
-    else:
-        raise ValueError(f"unknown space {args.space!r}; choose nb201 or trans101")
     if source != "bundled" and not Path(source).exists():
         raise FileNotFoundError(f"benchmark source {source!r} does not exist; give 'bundled', a folder or a file")
+    if args.space == "nb201":
+        from ktnas.benchmarks import nb201
+
+        write = nb201.write_bundled
+        if source == "bundled":
+            df = None
+        elif Path(source).is_dir():
+            df = nb201.build_from_csv(source)
+        else:
+            df = nb201.convert_official(source)
+    else:
+        from ktnas.benchmarks import trans101
+
+        write = trans101.write_bundled  # type: ignore[assignment]
+        if source == "bundled":
+            df = None
+        elif Path(source).is_dir():
+            df = trans101.build_from_naslib_json(Path(source) / "naslib_zc_transbench101_micro_subset.json")
+        elif source.endswith(".json"):
+            df = trans101.build_from_naslib_json(source)
+        else:
+            df = trans101.convert_official(source)
     if df is None:
         load_benchmark(args.space)  # validates the bundled table before copying it
         with atomic_path(args.out) as tmp:
             shutil.copyfile(bundled_path(BUNDLED[args.space][0]), tmp)
     else:
-        mod.write_bundled(df, args.out)
+        write(df, args.out)
     log.info("wrote %s (%s)", args.out, source)
 
 

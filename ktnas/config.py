@@ -70,7 +70,52 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(
                 f"config key nb201.methods.{name}.n_transferred: M={m} exceeds population_size K={k}; use M <= K"
             )
+    _check_darts(cfg)
     return cfg
+
+
+def _check_darts(cfg: dict[str, Any]) -> None:
+    """DARTS rules the schema cannot say: M <= K per group, retrain_tasks name the group's own tasks."""
+    from ktnas.darts import GROUPS, search_params
+
+    for group, settings in (cfg.get("darts", {}).get("groups") or {}).items():
+        hp = darts_search_params(cfg, group)
+        k = hp.get("population_size", GROUPS[group].search_defaults.get("population_size", 20))
+        m = hp.get("n_transferred", 4)
+        if m > k:
+            raise ValueError(
+                f"config key darts.groups.{group}: M=n_transferred={m} exceeds population_size K={k}; use M <= K"
+            )
+        search_params(group, hp)  # the remaining cross-field checks (one clear ValueError)
+        for task in (settings or {}).get("retrain_tasks") or {}:
+            if task not in GROUPS[group].tasks:
+                raise ValueError(
+                    f"config key darts.groups.{group}.retrain_tasks: {task!r} is not a task of group {group}; "
+                    f"use one of: {', '.join(GROUPS[group].tasks)}"
+                )
+
+
+def darts_search_params(config: dict[str, Any], group: str) -> dict[str, Any]:
+    """Search hyper-parameters of ``group``: darts.search, then darts.groups.<group>.search."""
+    darts = config.get("darts", {})
+    group_cfg = (darts.get("groups") or {}).get(group) or {}
+    return {**(darts.get("search") or {}), **(group_cfg.get("search") or {})}
+
+
+def darts_retrain_params(config: dict[str, Any], group: str, task: str) -> dict[str, Any]:
+    """Retraining settings of ``task``: darts.retrain < the group's retrain < its retrain_tasks.<task>."""
+    darts = config.get("darts", {})
+    group_cfg = (darts.get("groups") or {}).get(group) or {}
+    per_task = (group_cfg.get("retrain_tasks") or {}).get(task) or {}
+    return {**(darts.get("retrain") or {}), **(group_cfg.get("retrain") or {}), **per_task}
+
+
+def darts_embedding(config: dict[str, Any]) -> dict[str, Any]:
+    """The DARTS embedding settings: darts.embedding over the top-level embedding section."""
+    top = config.get("embedding", {})
+    out = {k: top[k] for k in ("method", "dim", "seed") if k in top}
+    out.update(config.get("darts", {}).get("embedding") or {})
+    return out
 
 
 def _with_defaults(obj: dict[str, Any], sch: dict[str, Any]) -> dict[str, Any]:

@@ -207,10 +207,18 @@ class _PerTaskProxyREA:
     def __init__(self, proxies: Mapping[str, Mapping[str, float]], tournament_size: int, n_candidates: int, warmup: int):
         self.by_task = {t: ProxyREA(p, tournament_size, n_candidates, warmup) for t, p in proxies.items()}
 
-    def initial(self, space, problem, k, rng):  # type: ignore[no-untyped-def]
+    def initial(self, space: SearchSpace, problem: Any, k: int, rng: np.random.Generator) -> list[str]:
         return self.by_task[problem.name].initial(space, problem, k, rng)
 
-    def offspring(self, space, problem, population, transferred, k, rng):  # type: ignore[no-untyped-def]
+    def offspring(
+        self,
+        space: SearchSpace,
+        problem: Any,
+        population: Sequence[Any],
+        transferred: Sequence[str],
+        k: int,
+        rng: np.random.Generator,
+    ) -> list[Any]:
         return self.by_task[problem.name].offspring(space, problem, population, transferred, k, rng)
 
 

@@ -55,7 +55,7 @@ def tournament(pop: Sequence[Individual], size: int, rng: np.random.Generator) -
 
 
 def rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    state: dict[str, Any] = rng.bit_generator.state
+    state: dict[str, Any] = dict(rng.bit_generator.state)
     return state
 
 

@@ -109,7 +109,14 @@ class RandomTransfer(TransferPolicy):
 
     name = "random"
 
-    def _select(self, target, candidates, hts, n, rng):  # type: ignore[no-untyped-def]
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
         return [candidates[i].arch for i in select_transferred(np.zeros(len(candidates)), n, rng)]
 
 
@@ -122,7 +129,14 @@ class RankTransfer(TransferPolicy):
         super().__init__(n_tasks)
         self.distance = distance
 
-    def _select(self, target, candidates, hts, n, rng):  # type: ignore[no-untyped-def]
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
         archs = [c.arch for c in candidates]
         phi = transfer_rank(hts.archs, hts.labels, archs, self.distance)
         return [archs[i] for i in select_transferred(phi, n, rng)]
@@ -134,7 +148,14 @@ class FittestTransfer(TransferPolicy):
 
     name = "fittest"
 
-    def _select(self, target, candidates, hts, n, rng):  # type: ignore[no-untyped-def]
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
         order = sorted(candidates, key=lambda c: (c.rank, c.task))
         return [c.arch for c in order[:n]]
 
@@ -151,7 +172,14 @@ class AdaptiveTransfer(TransferPolicy):
         self.p = [p0] * n_tasks
         self.step, self.p_min = step, p_min
 
-    def _select(self, target, candidates, hts, n, rng):  # type: ignore[no-untyped-def]
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
         if rng.random() >= self.p[target]:
             return []
         return [candidates[i].arch for i in select_transferred(np.zeros(len(candidates)), n, rng)]
