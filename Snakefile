@@ -25,6 +25,7 @@ include: "workflow/rules/embedding.smk"
 include: "workflow/rules/proxies.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/trans101.smk"
+include: "workflow/rules/darts.smk"
 include: "workflow/rules/report.smk"
 
 

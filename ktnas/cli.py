@@ -60,7 +60,9 @@ def _cmd_embed(args: argparse.Namespace) -> None:
     from ktnas.spaces import get_space
 
     options = {} if args.corpus_size is None else {"corpus_size": args.corpus_size}
-    table = build_embedding(get_space(args.space), method=args.method, dim=args.dim, seed=args.seed, **options)
+    table = build_embedding(
+        get_space(args.space), method=args.method, dim=args.dim, seed=args.seed, **options
+    )
     table.save(args.out)
     log.info("wrote %d %s embeddings (%s, dim %d) to %s", len(table), args.space, args.method, args.dim, args.out)
 
@@ -121,6 +123,14 @@ def _cmd_search(args: argparse.Namespace) -> None:
     log.info("wrote %s", args.out)
 
 
+def _cmd_darts_data(args: argparse.Namespace) -> None:
+    from ktnas.darts import prepare_dataset
+
+    info = prepare_dataset(args.task, args.data_root)
+    write_json(args.out, info)
+    log.info("%s ready in %s: %s", args.task, args.data_root, info["sizes"])
+
+
 def _cmd_darts_search(args: argparse.Namespace) -> None:
     from ktnas.darts import run_darts_search
     from ktnas.search.checkpoint import Checkpointer
@@ -143,12 +153,18 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
     from ktnas.darts import run_darts_retrain
 
     result = run_darts_retrain(
-        args.search, args.task, _params(args.params), data_root=args.data_root, checkpoint_path=args.checkpoint
+        args.search,
+        args.task,
+        _params(args.params),
+        data_root=args.data_root,
+        checkpoint_path=args.checkpoint,
     )
     write_json(args.out, result)
     if args.checkpoint is not None:
         args.checkpoint.unlink(missing_ok=True)
-    log.info("wrote %s (test accuracy %.2f%%, %.2f M params)", args.out, result["test_acc"], result["params_m"])
+    log.info(
+        "wrote %s (test accuracy %.2f%%, %.2f M params)", args.out, result["test_acc"], result["params_m"]
+    )
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> None:
@@ -190,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--method", default="node2vec")
     e.add_argument("--dim", type=int, default=256)
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--corpus-size", type=int, default=None, help="node2vec corpus architectures (default 2000)")
+    e.add_argument(
+        "--corpus-size", type=int, default=None, help="node2vec corpus architectures (default 2000)"
+    )
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(func=_cmd_embed)
 
@@ -220,7 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=_cmd_search)
 
-    d = sub.add_parser("darts-search", help="one seeded weight-sharing search of a method on a DARTS task group")
+    g = sub.add_parser("darts-data", help="download one DARTS-space dataset and describe its splits")
+    g.add_argument("--task", required=True, help="dataset name, e.g. cifar10, mnist, pathmnist, synthetic")
+    g.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
+    g.add_argument("--out", type=Path, required=True, help="JSON description of the splits")
+    g.set_defaults(func=_cmd_darts_data)
+
+    d = sub.add_parser(
+        "darts-search", help="one seeded weight-sharing search of a method on a DARTS task group"
+    )
     d.add_argument("--group", required=True, help="task group: cifar, mnist, medmnist or synthetic")
     d.add_argument("--method", required=True, help="single, emtnas, ktnas_random or ktnas")
     d.add_argument("--seed", type=int, required=True)
@@ -236,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--task", required=True)
     r.add_argument("--params", default="{}", help="JSON object of retraining settings (RetrainConfig)")
     r.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
-    r.add_argument("--checkpoint", type=Path, default=None, help="per-epoch checkpoint: resume from it if present")
+    r.add_argument(
+        "--checkpoint", type=Path, default=None, help="per-epoch checkpoint: resume from it if present"
+    )
     r.add_argument("--out", type=Path, required=True)
     r.set_defaults(func=_cmd_darts_retrain)
 

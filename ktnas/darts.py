@@ -66,7 +66,9 @@ GROUPS: dict[str, DartsGroup] = {
             "medmnist",
             ("pathmnist", "organamnist", "organcmnist", "organsmnist"),
             search_defaults={"population_size": 40, "channels": 48, "drop_path_start": 25},
-            retrain_defaults={t: {"channels": 20} for t in ("pathmnist", "organamnist", "organcmnist", "organsmnist")},
+            retrain_defaults={
+                t: {"channels": 20} for t in ("pathmnist", "organamnist", "organcmnist", "organsmnist")
+            },
             description="paper Table VI: four MedMNIST tasks, K=40 and a C=48 supernet (med/config)",
         ),
         DartsGroup(
@@ -189,6 +191,29 @@ def device_name(device: Any) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def prepare_dataset(
+    task: str, data_root: str | Path = DEFAULT_DATA_ROOT, download: bool = True
+) -> dict[str, Any]:
+    """Download ``task``'s dataset into ``data_root`` once (before any GPU job) and describe its splits
+    (spec §5.8); the searches and retrainings then read the files without downloading."""
+    from ktnas.training.data import load_splits
+
+    splits = load_splits(task, data_root, download=download)
+    return {
+        "task": task,
+        "data_root": str(data_root),
+        "num_classes": splits.spec.num_classes,
+        "image_shape": list(splits.train.images.shape[1:]),
+        "sizes": {
+            "search_train": len(splits.search_train),
+            "search_val": len(splits.search_val),
+            "train": len(splits.train),
+            "test": len(splits.test),
+        },
+        "description": splits.spec.description,
+    }
+
+
 def run_darts_search(
     group: str,
     method: str,
@@ -250,7 +275,9 @@ def run_darts_search(
     seconds = clock.elapsed()
     device = problems[0].task.device
     rates = [s["images_per_s"] for s in summaries if np.isfinite(s["images_per_s"])]
-    log.info("darts search %s/%s seed %d: %.1f s (%.4f GPU days)", group, method, seed, seconds, seconds / 86400)
+    log.info(
+        "darts search %s/%s seed %d: %.1f s (%.4f GPU days)", group, method, seed, seconds, seconds / 86400
+    )
     return {
         "space": "darts",
         "group": group,
@@ -295,13 +322,16 @@ def run_darts_retrain(
     search's seed (five independent runs, each seeded end to end). The result carries the search's cost
     and, where measured, the §5.10 (a) supernet test accuracy, so tables need only retraining results.
     """
+    from ktnas.training.device import pick_device
     from ktnas.training.retrain import retrain
 
     if not isinstance(search, Mapping):
         try:
             search = json.loads(Path(search).read_text())
         except (OSError, json.JSONDecodeError) as err:
-            raise KtnasError(f"{search}: unreadable DARTS search result ({err}); rerun its search job") from None
+            raise KtnasError(
+                f"{search}: unreadable DARTS search result ({err}); rerun its search job"
+            ) from None
     assert isinstance(search, Mapping)
     found = {t["task"]: t for t in search["tasks"]}
     if task not in found:
@@ -309,9 +339,9 @@ def run_darts_retrain(
     summary = found[task]
     arch = summary["best_arch"]
     cfg = retrain_config(task, params, int(search["seed"]))
-    result = retrain(arch, task, cfg, checkpoint=checkpoint_path, root=data_root, download=download, stop_after=stop_after)
-    from ktnas.training.device import pick_device
-
+    result = retrain(
+        arch, task, cfg, checkpoint=checkpoint_path, root=data_root, download=download, stop_after=stop_after
+    )
     out: dict[str, Any] = {
         "space": "darts",
         "protocol": "retrain",

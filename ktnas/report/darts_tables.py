@@ -152,7 +152,9 @@ def darts_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
         ]
         for m in methods:
             cells = [
-                _pm(cell[(m, t)].supernet_test_acc_mean, cell[(m, t)].supernet_test_acc_std) if (m, t) in cell else "–"
+                _pm(cell[(m, t)].supernet_test_acc_mean, cell[(m, t)].supernet_test_acc_std)
+                if (m, t) in cell
+                else "–"
                 for t in tasks
             ]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")

@@ -1,0 +1,335 @@
+"""Issue "DARTS cell space", items 2-6: weight-sharing multi-task search (spec §5.3-§5.7), retraining
+(§5.9), tables and the `darts` Snakemake target, all on the generated ``synthetic`` tasks on CPU."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from ktnas.cli import main
+from ktnas.config import darts_retrain_params, darts_search_params, load_config, validate_config
+from ktnas.darts import GROUPS, retrain_config, run_darts_search, search_params, task_seed
+from ktnas.embedding import build_embedding
+from ktnas.spaces.darts import DartsSpace
+from ktnas.training.data import load_splits
+
+ROOT = Path(__file__).resolve().parents[1]
+KTNAS = [sys.executable, "-m", "ktnas"]
+SPACE = DartsSpace()
+
+TINY = {
+    "population_size": 4, "n_transferred": 1, "generations": 3, "channels": 4, "batch_size": 32,
+    "val_batch_size": 64, "fitness_images": 32, "max_batches_per_epoch": 2, "max_full_val_images": 64,
+    "drop_path_start": 1, "device": "cpu",
+}  # fmt: skip
+RETRAIN_TINY = {
+    "epochs": 1, "channels": 4, "layers": 5, "batch_size": 32, "eval_batch_size": 128, "cutout": 4,
+    "max_batches_per_epoch": 2, "max_test_images": 64, "device": "cpu",
+}  # fmt: skip
+TIMING = ("search_seconds", "gpu_days", "images_per_s", "seconds", "device_name")
+
+
+def _without_timing(obj):
+    """The result minus wall-clock measurements (everything else must be reproduced exactly)."""
+    if isinstance(obj, dict):
+        return {k: _without_timing(v) for k, v in obj.items() if k not in TIMING}
+    if isinstance(obj, list):
+        return [_without_timing(v) for v in obj]
+    return obj
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Two shared cores: oversubscribed OpenMP threads make tiny CPU training many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def embedding(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("emb") / "darts.parquet"
+    build_embedding("darts", "onehot", seed=0, progress=False).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, embedding) -> tuple[Path, dict]:
+    """`ktnas darts-search` of KTNAS over the two synthetic tasks, with a checkpoint."""
+    d = tmp_path_factory.mktemp("search")
+    out, ckpt = d / "seed0.json", d / "ckpt" / "seed0.json"
+    args = ["darts-search", "--group", "synthetic", "--method", "ktnas", "--seed", "0", "--params", json.dumps(TINY),
+            "--embedding", str(embedding), "--checkpoint", str(ckpt), "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert not ckpt.exists() and not ckpt.with_suffix(".d").exists()  # removed once the result is written
+    return out, json.loads(out.read_text())
+
+
+# -- registries, parameters and config (no training) ----------------------------------------------------
+
+
+def test_groups_and_their_defaults():
+    assert GROUPS["cifar"].tasks == ("cifar10", "cifar100")
+    assert GROUPS["mnist"].tasks == ("mnist", "fashion_mnist")
+    assert GROUPS["medmnist"].tasks == ("pathmnist", "organamnist", "organcmnist", "organsmnist")
+    assert search_params("cifar").population_size == 20 and search_params("cifar").channels == 20
+    med = search_params("medmnist")
+    assert (med.population_size, med.channels, med.drop_path_start) == (40, 48, 25)
+    assert search_params("medmnist", {"population_size": 30}).population_size == 30
+    assert search_params("cifar").search_config(7).seed == 7
+    assert task_seed(0, 0) != task_seed(0, 1) != task_seed(1, 1)
+    assert retrain_config("cifar10").channels == 48 and retrain_config("cifar100").channels == 42
+    assert retrain_config("organsmnist", {"epochs": 3}, seed=4).channels == 20
+    assert retrain_config("organsmnist", {"epochs": 3}, seed=4).seed == 4
+    with pytest.raises(ValueError, match=r"unknown DARTS search hyper-parameter\(s\) \['K'\]"):
+        search_params("cifar", {"K": 3})
+    with pytest.raises(ValueError, match="unknown DARTS task group 'imagenet'"):
+        search_params("imagenet")
+    with pytest.raises(ValueError, match="M must be in 0..K"):
+        search_params("cifar", {"n_transferred": 30})
+
+
+def test_bad_method_and_missing_embedding_fail_before_training():
+    with pytest.raises(ValueError, match="unknown DARTS-space method 'rea'"):
+        run_darts_search("synthetic", "rea", 0, TINY)
+    with pytest.raises(ValueError, match="ktnas embed --space darts"):
+        run_darts_search("synthetic", "ktnas", 0, TINY)
+
+
+def test_config_darts_section_validates_and_merges():
+    full = load_config(ROOT / "config" / "config.yaml")
+    assert set(full["darts"]["groups"]) == {"cifar", "mnist", "medmnist"}
+    assert full["darts"]["seeds"] == 5 and full["darts"]["methods"] == [
+        "single",
+        "emtnas",
+        "ktnas_random",
+        "ktnas",
+    ]
+    med = darts_search_params(full, "medmnist")
+    assert (med["population_size"], med["channels"], med["generations"]) == (40, 48, 200)
+    assert darts_retrain_params(full, "cifar", "cifar100")["channels"] == 42
+    assert darts_retrain_params(full, "cifar", "cifar100")["epochs"] == 600
+    test = load_config(ROOT / "config" / "test.yaml")
+    assert set(test["darts"]["groups"]) == {"synthetic"}
+
+    raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    bad = copy.deepcopy(raw)
+    bad["darts"]["search"]["n_transferred"] = 5
+    with pytest.raises(
+        ValueError, match=r"darts.groups.synthetic: M=n_transferred=5 exceeds population_size K=4"
+    ):
+        validate_config(bad)
+    bad = copy.deepcopy(raw)
+    bad["darts"]["groups"]["synthetic"] = {"retrain_tasks": {"cifar10": {"channels": 8}}}
+    with pytest.raises(ValueError, match="'cifar10' is not a task of group synthetic"):
+        validate_config(bad)
+    bad = copy.deepcopy(raw)
+    bad["darts"]["search"]["chanels"] = 8
+    with pytest.raises(ValueError, match="darts.search"):
+        validate_config(bad)
+
+
+def test_second_synthetic_task_is_another_dataset(tmp_path):
+    assert main(["darts-data", "--task", "synthetic_b", "--out", str(tmp_path / "b.json")]) == 0
+    info = json.loads((tmp_path / "b.json").read_text())
+    assert info["num_classes"] == 5 and info["sizes"] == {
+        "search_train": 512,
+        "search_val": 128,
+        "train": 640,
+        "test": 256,
+    }
+    a, b = load_splits("synthetic"), load_splits("synthetic_b")
+    assert b.spec.num_classes == 5 and int(b.train.labels.max()) == 4
+    assert a.train.images.shape == b.train.images.shape
+    assert not torch.equal(a.train.images, b.train.images)
+    assert torch.equal(load_splits("synthetic_b").train.images, b.train.images)
+
+
+# -- search (spec §3.4 with §5.5-§5.7) --------------------------------------------------------------------
+
+
+def test_two_task_ktnas_search_finds_valid_genotypes(searched):
+    _, res = searched
+    assert (res["space"], res["group"], res["method"], res["seed"]) == ("darts", "synthetic", "ktnas", 0)
+    assert [t["task"] for t in res["tasks"]] == ["synthetic", "synthetic_b"]
+    assert res["gpu_days"] == pytest.approx(res["search_seconds"] / 86400) and res["gpu_days"] > 0
+    assert res["device"] == "cpu" and res["device_name"].startswith("cpu") and res["images_per_s"] > 0
+    for t in res["tasks"]:
+        assert SPACE.canonical(t["best_arch"]) == t["best_arch"]
+        assert len(t["trace"]) == len(t["history"]) == TINY["generations"]
+        # §5.7: the reported architecture is the population best with the highest full-validation accuracy
+        full = [h["full_val_acc"] for h in t["history"]]
+        assert 0.0 <= t["best_val_acc"] == max(full) <= 100.0
+        assert t["best_generation"] == full.index(max(full))
+        assert t["best_arch"] == t["trace"][t["best_generation"]]["best_arch"]
+        assert 0.0 <= t["supernet_test_acc"] <= 100.0
+        # M = 1 architecture of the other task is transferred every generation
+        assert all(len(g["transferred"]) == 1 for g in t["trace"])
+        assert [h["generation"] for h in t["history"]] == [0, 1, 2]
+    assert all(t["trace"][-1]["hts_size"] >= 1 for t in res["tasks"])  # transfers were labelled
+
+
+@pytest.mark.slow
+def test_sigkill_mid_search_then_resume_matches_uninterrupted(tmp_path, embedding):
+    params = dict(TINY, generations=5)
+    cmd = [*KTNAS, "darts-search", "--group", "synthetic", "--method", "ktnas", "--seed", "3",
+           "--params", json.dumps(params), "--embedding", str(embedding)]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    ref = tmp_path / "ref.json"
+    subprocess.run([*cmd, "--out", str(ref)], check=True, capture_output=True, timeout=300, env=env)
+
+    ckpt, out = tmp_path / "ckpt.json", tmp_path / "out.json"
+    proc = subprocess.Popen(
+        [*cmd, "--checkpoint", str(ckpt), "--out", str(out)], stderr=subprocess.DEVNULL, env=env
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and json.loads(ckpt.read_text() or "{}").get("state", {}).get("generation", 0) >= 1:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not out.exists()
+    killed_at = json.loads(ckpt.read_text())["state"]["generation"]
+    assert 1 <= killed_at < params["generations"] - 1
+    # supernet files: the checkpointed generation's is always there, at most one older one is kept
+    files = {f.name for f in ckpt.with_suffix(".d").glob("*.pt")}
+    for task in ("synthetic", "synthetic_b"):
+        assert f"{task}_gen{killed_at}.pt" in files
+        assert {f for f in files if f.startswith(f"{task}_gen")} <= {
+            f"{task}_gen{g}.pt" for g in (killed_at - 1, killed_at, killed_at + 1)
+        }
+
+    again = subprocess.run(
+        [*cmd, "--checkpoint", str(ckpt), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert f"(generation {killed_at})" in again.stderr and "resuming from" in again.stderr  # not a restart
+    resumed, reference = json.loads(out.read_text()), json.loads(ref.read_text())
+    assert _without_timing(resumed) == _without_timing(reference)
+    assert not ckpt.exists()
+
+
+# -- retraining (§5.9) and tables ---------------------------------------------------------------------------
+
+
+def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
+    search_file, res = searched
+    outs = []
+    for task in ("synthetic", "synthetic_b"):
+        out, ckpt = tmp_path / f"{task}.json", tmp_path / f"{task}.pt"
+        args = ["darts-retrain", "--search", str(search_file), "--task", task, "--params", json.dumps(RETRAIN_TINY),
+                "--checkpoint", str(ckpt), "--out", str(out)]  # fmt: skip
+        assert main(args) == 0
+        assert not ckpt.exists()
+        r = json.loads(out.read_text())
+        found = next(t for t in res["tasks"] if t["task"] == task)
+        assert r["arch"] == found["best_arch"] and r["protocol"] == "retrain" and r["finished"]
+        assert r["retrain_params"]["seed"] == res["seed"] and r["retrain_params"]["layers"] == 5
+        assert 0.0 <= r["test_acc"] <= 100.0 and r["params_m"] > 0 and r["epochs_done"] == 1
+        assert (
+            r["search_gpu_days"] == res["gpu_days"] and r["supernet_test_acc"] == found["supernet_test_acc"]
+        )
+        outs.append(out)
+
+    csv_path, md = tmp_path / "darts.csv", tmp_path / "darts.md"
+    args = [
+        "aggregate",
+        "--kind",
+        "darts",
+        "--inputs",
+        *map(str, outs),
+        "--out-csv",
+        str(csv_path),
+        "--out-md",
+        str(md),
+    ]
+    assert main(args) == 0
+    rows = list(csv.DictReader(csv_path.open()))
+    assert list(rows[0])[:7] == [
+        "method",
+        "task",
+        "test_acc_mean",
+        "test_acc_std",
+        "params_m",
+        "gpu_days",
+        "n_seeds",
+    ]
+    assert [(r["method"], r["task"], r["n_seeds"]) for r in rows] == [
+        ("ktnas", "synthetic", "1"),
+        ("ktnas", "synthetic_b", "1"),
+    ]
+    retrained = {
+        t: json.loads(o.read_text()) for t, o in zip(("synthetic", "synthetic_b"), outs, strict=True)
+    }
+    for row in rows:
+        assert float(row["test_acc_mean"]) == pytest.approx(retrained[row["task"]]["test_acc"], abs=1e-4)
+        assert float(row["gpu_days"]) == pytest.approx(res["gpu_days"], abs=1e-4)
+        assert row["test_acc_std"] == ""  # one seed: no standard deviation
+    assert "| ktnas |" in md.read_text()
+
+    with pytest.raises(ValueError, match="not in the search result"):
+        from ktnas.darts import run_darts_retrain
+
+        run_darts_retrain(res, "cifar10", RETRAIN_TINY)
+
+
+# -- workflow ----------------------------------------------------------------------------------------------
+
+
+def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    bindir = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    cmd = [str(bindir / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
+           str(ROOT / "config" / "test.yaml"), "--replace-workflow-config", "--cores", "2", "-n", *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+@pytest.mark.workflow
+@pytest.mark.skipif(
+    shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None, reason="no snakemake"
+)
+def test_darts_target_is_separate_from_the_default_target(tmp_path):
+    out = _snakemake(tmp_path, "darts")
+    assert out.returncode == 0, out.stderr + out.stdout
+    counts = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts["darts_search"] == 2 and counts["darts_retrain"] == 4  # 2 methods x 1 seed (x 2 tasks)
+    assert counts["embed_darts"] == 1 and counts["darts_table"] == 1 and counts["darts_data"] == 2
+    assert "gpu=1" in out.stdout
+    default = _snakemake(tmp_path)
+    assert default.returncode == 0, default.stderr
+    rules = set(re.findall(r"^rule (\w+):", default.stdout, flags=re.MULTILINE))
+    assert "search_nb201" in rules and not any("darts" in r for r in rules)
+
+
+def test_full_scale_search_params_match_the_spec_decisions():
+    full = load_config(ROOT / "config" / "config.yaml")
+    for group in ("cifar", "mnist"):
+        hp = search_params(group, darts_search_params(full, group))
+        assert (hp.population_size, hp.n_transferred, hp.elite_ratio, hp.saved_generations) == (20, 4, 0.2, 5)
+        assert (hp.generations, hp.tournament_size, hp.mutation_prob, hp.channels) == (200, 2, 0.02, 20)
+        assert (hp.batch_size, hp.fitness_images, hp.max_batches_per_epoch) == (128, 2000, None)
+    assert math.isclose(search_params("cifar").lr, 0.1)
