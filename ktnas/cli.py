@@ -23,7 +23,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 
     source = str(args.source)
     if source != "bundled" and not Path(source).exists():
-        raise FileNotFoundError(f"benchmark source {source!r} does not exist; give 'bundled', a folder or a file")
+        raise FileNotFoundError(
+            f"benchmark source {source!r} does not exist; give 'bundled', a folder or a file"
+        )
     if args.space == "nb201":
         from ktnas.benchmarks import nb201
 
@@ -64,7 +66,9 @@ def _cmd_embed(args: argparse.Namespace) -> None:
         get_space(args.space), method=args.method, dim=args.dim, seed=args.seed, **options
     )
     table.save(args.out)
-    log.info("wrote %d %s embeddings (%s, dim %d) to %s", len(table), args.space, args.method, args.dim, args.out)
+    log.info(
+        "wrote %d %s embeddings (%s, dim %d) to %s", len(table), args.space, args.method, args.dim, args.out
+    )
 
 
 def _cmd_proxies(args: argparse.Namespace) -> None:
@@ -89,7 +93,12 @@ def _cmd_proxies(args: argparse.Namespace) -> None:
     if args.limit is not None:
         archs = archs[: args.limit]
     df = compute_proxies(archs, args.dataset, names, seed=args.seed, device=args.device)
-    meta = {"dataset": args.dataset, "proxies": names, "seed": args.seed, "chunk": [args.chunk, args.n_chunks]}
+    meta = {
+        "dataset": args.dataset,
+        "proxies": names,
+        "seed": args.seed,
+        "chunk": [args.chunk, args.n_chunks],
+    }
     write_parquet(args.out, df, meta)
     log.info("wrote %d cells x %s for %s to %s", len(df), ",".join(names), args.dataset, args.out)
 
@@ -190,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("benchmark", help="build a benchmark table (Parquet) from public data or official files")
+    b = sub.add_parser(
+        "benchmark", help="build a benchmark table (Parquet) from public data or official files"
+    )
     b.add_argument("--space", required=True, choices=["nb201", "trans101"])
     b.add_argument(
         "--source",
@@ -277,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_cmd_aggregate)
 
     f = sub.add_parser("figure", help="figures (PNG) from search results or benchmarks")
-    f.add_argument("--kind", required=True, choices=["nb201_convergence", "nb201_transfer_rank", "trans101_kendall"])
+    f.add_argument(
+        "--kind", required=True, choices=["nb201_convergence", "nb201_transfer_rank", "trans101_kendall"]
+    )
     f.add_argument("--inputs", nargs="*", type=Path, default=[])
     f.add_argument("--benchmark", type=Path, default=None)
     f.add_argument("--out", type=Path, required=True)

@@ -166,14 +166,20 @@ def nb201_runs(config: dict[str, Any]) -> dict[str, Run]:
     sens = nb.get("sensitivity") or {}
     abl = nb.get("embedding_ablation") or {}
     if (sens or abl) and base is None:
-        raise ValueError("config keys nb201.sensitivity / embedding_ablation vary ktnas: add ktnas to nb201.methods")
+        raise ValueError(
+            "config keys nb201.sensitivity / embedding_ablation vary ktnas: add ktnas to nb201.methods"
+        )
     for key, short in (("elite_ratio", "r"), ("saved_generations", "m"), ("n_transferred", "M")):
         for v in sens.get(key, []):
             name = f"ktnas-{short}{v}"
             hp = dict(base or {}, **{key: v})
             if hp.get("n_transferred", 4) > hp.get("population_size", 10):
-                raise ValueError(f"config key nb201.sensitivity.{key}: {v} exceeds population_size; use M <= K")
-            runs[name] = Run(name, "ktnas", hp, sens["seeds"], default_emb, "sensitivity", {"parameter": key, "value": v})
+                raise ValueError(
+                    f"config key nb201.sensitivity.{key}: {v} exceeds population_size; use M <= K"
+                )
+            runs[name] = Run(
+                name, "ktnas", hp, sens["seeds"], default_emb, "sensitivity", {"parameter": key, "value": v}
+            )
     for enc in abl.get("methods", []):
         name = f"ktnas-emb-{enc}"
         runs[name] = Run(name, "ktnas", dict(base or {}), abl["seeds"], enc, "ablation", {"embedding": enc})

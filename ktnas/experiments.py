@@ -128,9 +128,16 @@ def run_benchmark_search(
         raise ValueError(f"unknown task(s) {bad} for space {space_name}; choose from {known}")
     allowed = space.all_archs()
     problems = [
-        BenchmarkProblem(Evaluator(bench, t, allowed), hp.max_evaluations, hp.stop_at_optimum) for t in task_specs
+        BenchmarkProblem(Evaluator(bench, t, allowed), hp.max_evaluations, hp.stop_at_optimum)
+        for t in task_specs
     ]
-    fingerprint = {"space": space_name, "method": method, "seed": seed, "tasks": list(tasks), "params": hp.__dict__}
+    fingerprint = {
+        "space": space_name,
+        "method": method,
+        "seed": seed,
+        "tasks": list(tasks),
+        "params": hp.__dict__,
+    }
     started = time.perf_counter()
     if spec.kind == "multitask":
         distance = _distance(embedding_path) if spec.policy == "rank" else None
@@ -159,8 +166,15 @@ def run_benchmark_search(
                 proxy = _proxy_scores(proxy_path, problem.name, hp.proxy) if spec.uses_proxy else None
                 summaries.append(
                     aging_evolution(
-                        space, problem, rng, hp.population_size, hp.tournament_size, proxy,
-                        hp.n_candidates, hp.warmup, ckpt,
+                        space,
+                        problem,
+                        rng,
+                        hp.population_size,
+                        hp.tournament_size,
+                        proxy,
+                        hp.n_candidates,
+                        hp.warmup,
+                        ckpt,
                     )
                 )
             ckpt.clear()
@@ -188,11 +202,16 @@ def searchable_space(space_name: str, bench: Any) -> SearchSpace:
     return space
 
 
-def _reproduction(space_name: str, hp: SearchParams, tasks: Sequence[str], proxy_path: str | Path | None) -> Any:
+def _reproduction(
+    space_name: str, hp: SearchParams, tasks: Sequence[str], proxy_path: str | Path | None
+) -> Any:
     if space_name == "nb201":
         # one proxy table per task (the proxy is computed with each dataset's input size and classes)
         return _PerTaskProxyREA(
-            {t: _proxy_scores(proxy_path, t, hp.proxy) for t in tasks}, hp.tournament_size, hp.n_candidates, hp.warmup
+            {t: _proxy_scores(proxy_path, t, hp.proxy) for t in tasks},
+            hp.tournament_size,
+            hp.n_candidates,
+            hp.warmup,
         )
     if space_name == "trans101":
         from ktnas.search.reproduction import PredictorEvolution
@@ -204,7 +223,9 @@ def _reproduction(space_name: str, hp: SearchParams, tasks: Sequence[str], proxy
 class _PerTaskProxyREA:
     """ProxyREA whose proxy table follows the task being reproduced."""
 
-    def __init__(self, proxies: Mapping[str, Mapping[str, float]], tournament_size: int, n_candidates: int, warmup: int):
+    def __init__(
+        self, proxies: Mapping[str, Mapping[str, float]], tournament_size: int, n_candidates: int, warmup: int
+    ):
         self.by_task = {t: ProxyREA(p, tournament_size, n_candidates, warmup) for t, p in proxies.items()}
 
     def initial(self, space: SearchSpace, problem: Any, k: int, rng: np.random.Generator) -> list[str]:
@@ -249,7 +270,9 @@ def _proxy_scores(proxy_path: str | Path | None, task: str, proxy: str) -> dict[
     (name,) = canonical_proxies([proxy])
     df = load_bundled_proxies(proxy_path)
     if name not in df.columns:
-        raise KtnasError(f"proxy table {proxy_path or 'bundled'} has no {name!r} column; recompute it with that proxy")
+        raise KtnasError(
+            f"proxy table {proxy_path or 'bundled'} has no {name!r} column; recompute it with that proxy"
+        )
     sub = df[(df["dataset"] == task) & np.isfinite(df[name])]
     if sub.empty:
         raise KtnasError(f"proxy table {proxy_path or 'bundled'} has no {name} scores for dataset {task!r}")

@@ -43,7 +43,12 @@ def test_malformed_architecture_names_string_and_form(space, bad, form):
 
 
 def test_nan_and_inf_rank_last():
-    pop = [Individual("a", float("nan"), 0), Individual("b", 1.0, 1), Individual("c", -math.inf, 2), Individual("d", 2.0, 3)]
+    pop = [
+        Individual("a", float("nan"), 0),
+        Individual("b", 1.0, 1),
+        Individual("c", -math.inf, 2),
+        Individual("d", 2.0, 3),
+    ]
     assert [i.arch for i in sort_population(pop)] == ["d", "b", "c", "a"]
     assert [i.arch for i in top_k(pop, 2)] == ["d", "b"]
 
@@ -66,15 +71,48 @@ def test_nan_proxy_scores_never_win_the_prescreen():
 
 def test_missing_and_corrupt_tables_give_one_line(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["search", "--space", "nb201", "--method", "rs", "--seed", "0", "--tasks", TASKS,
-                 "--benchmark", str(tmp_path / "missing.parquet"), "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "search",
+                "--space",
+                "nb201",
+                "--method",
+                "rs",
+                "--seed",
+                "0",
+                "--tasks",
+                TASKS,
+                "--benchmark",
+                str(tmp_path / "missing.parquet"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "missing.parquet: file not found" in err and "ktnas benchmark" in err
+    assert (
+        len(err.splitlines()) == 1 and "missing.parquet: file not found" in err and "ktnas benchmark" in err
+    )
     corrupt = tmp_path / "corrupt.parquet"
     corrupt.write_bytes(b"PAR1 this is not parquet")
     for flag, method in (("--benchmark", "rs"), ("--embedding", "ktnas"), ("--proxies", "zero")):
-        args = ["search", "--space", "nb201", "--method", method, "--seed", "0", "--tasks", TASKS,
-                flag, str(corrupt), "--out", str(out)]
+        args = [
+            "search",
+            "--space",
+            "nb201",
+            "--method",
+            method,
+            "--seed",
+            "0",
+            "--tasks",
+            TASKS,
+            flag,
+            str(corrupt),
+            "--out",
+            str(out),
+        ]
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "corrupt.parquet" in err, err
@@ -94,9 +132,41 @@ def test_search_and_table_are_byte_identical_across_runs(tmp_path):
     paths = []
     for rep in range(2):
         res = tmp_path / f"rea{rep}.json"
-        assert main(["search", "--space", "nb201", "--method", "rea", "--seed", "4", "--tasks", TASKS, "--out", str(res)]) == 0
+        assert (
+            main(
+                [
+                    "search",
+                    "--space",
+                    "nb201",
+                    "--method",
+                    "rea",
+                    "--seed",
+                    "4",
+                    "--tasks",
+                    TASKS,
+                    "--out",
+                    str(res),
+                ]
+            )
+            == 0
+        )
         csv, md = tmp_path / f"t{rep}.csv", tmp_path / f"t{rep}.md"
-        assert main(["aggregate", "--kind", "nb201", "--inputs", str(res), "--out-csv", str(csv), "--out-md", str(md)]) == 0
+        assert (
+            main(
+                [
+                    "aggregate",
+                    "--kind",
+                    "nb201",
+                    "--inputs",
+                    str(res),
+                    "--out-csv",
+                    str(csv),
+                    "--out-md",
+                    str(md),
+                ]
+            )
+            == 0
+        )
         paths.append((res, csv, md))
     for a, b in zip(*paths, strict=True):
         assert _sha(a) == _sha(b)
@@ -107,8 +177,22 @@ def test_sigkill_mid_search_then_resume_matches_uninterrupted(tmp_path):
     emb = tmp_path / "emb.parquet"
     assert main(["embed", "--space", "nb201", "--method", "onehot", "--out", str(emb)]) == 0
     params = json.dumps({"generations": 400, "stop_at_optimum": False, "warmup": 200})
-    cmd = [*KTNAS, "search", "--space", "nb201", "--method", "ktnas", "--seed", "2", "--tasks", TASKS,
-           "--params", params, "--embedding", str(emb)]
+    cmd = [
+        *KTNAS,
+        "search",
+        "--space",
+        "nb201",
+        "--method",
+        "ktnas",
+        "--seed",
+        "2",
+        "--tasks",
+        TASKS,
+        "--params",
+        params,
+        "--embedding",
+        str(emb),
+    ]
     ref = tmp_path / "ref.json"
     subprocess.run([*cmd, "--out", str(ref)], check=True, capture_output=True, timeout=300)
 
@@ -124,6 +208,8 @@ def test_sigkill_mid_search_then_resume_matches_uninterrupted(tmp_path):
     assert ckpt.exists() and not out.exists()
     killed_at = json.loads(ckpt.read_text())["state"]["generation"]
     assert 50 <= killed_at < 399
-    subprocess.run([*cmd, "--checkpoint", str(ckpt), "--out", str(out)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [*cmd, "--checkpoint", str(ckpt), "--out", str(out)], check=True, capture_output=True, timeout=300
+    )
     assert out.read_bytes() == ref.read_bytes()
     assert not ckpt.exists()  # a finished run removes its checkpoint

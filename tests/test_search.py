@@ -44,7 +44,9 @@ def _problems(bench, tasks, **kw):
     space = searchable_space(bench.space, bench)
     allowed = space.all_archs()
     return [
-        BenchmarkProblem(Evaluator(bench, get_task(t), allowed), kw.get("max_evaluations", 15625), kw.get("stop", True))
+        BenchmarkProblem(
+            Evaluator(bench, get_task(t), allowed), kw.get("max_evaluations", 15625), kw.get("stop", True)
+        )
         for t in tasks
     ]
 
@@ -89,8 +91,13 @@ def test_multitask_invariants(nb201, policy):
     problems = _problems(nb201, TASKS, stop=False)
     cfg = MultiTaskConfig(generations=15)
     search = MultiTaskSearch(
-        space, problems, ProxyREA(None), make_policy(policy, 3, _onehot_distance(space)), cfg,
-        np.random.default_rng(0), progress=False,
+        space,
+        problems,
+        ProxyREA(None),
+        make_policy(policy, 3, _onehot_distance(space)),
+        cfg,
+        np.random.default_rng(0),
+        progress=False,
     )
     out = search.run()
     assert [o["task"] for o in out] == TASKS
@@ -112,8 +119,13 @@ def test_transferred_come_from_other_tasks(nb201):
     space = get_space("nb201")
     problems = _problems(nb201, TASKS, stop=False)
     search = MultiTaskSearch(
-        space, problems, ProxyREA(None), make_policy("random", 3), MultiTaskConfig(generations=3),
-        np.random.default_rng(1), progress=False,
+        space,
+        problems,
+        ProxyREA(None),
+        make_policy("random", 3),
+        MultiTaskConfig(generations=3),
+        np.random.default_rng(1),
+        progress=False,
     )
     search.run()
     for i, task in enumerate(search.tasks):
@@ -128,8 +140,13 @@ def test_multitask_runs_for_2_and_4_tasks(n_tasks):
     space = searchable_space("trans101", bench)
     problems = _problems(bench, tasks, max_evaluations=50, stop=False)
     search = MultiTaskSearch(
-        space, problems, ProxyREA(None), make_policy("rank", n_tasks, _onehot_distance(space)),
-        MultiTaskConfig(generations=5), np.random.default_rng(0), progress=False,
+        space,
+        problems,
+        ProxyREA(None),
+        make_policy("rank", n_tasks, _onehot_distance(space)),
+        MultiTaskConfig(generations=5),
+        np.random.default_rng(0),
+        progress=False,
     )
     out = search.run()
     assert len(out) == n_tasks
@@ -161,8 +178,14 @@ def test_resume_after_crash_gives_identical_result(nb201, tmp_path, policy):
 
     def search(problems, ckpt):
         return MultiTaskSearch(
-            space, problems, ProxyREA(None), make_policy(policy, 3, dist), MultiTaskConfig(generations=12),
-            np.random.default_rng(7), ckpt, progress=False,
+            space,
+            problems,
+            ProxyREA(None),
+            make_policy(policy, 3, dist),
+            MultiTaskConfig(generations=12),
+            np.random.default_rng(7),
+            ckpt,
+            progress=False,
         )
 
     reference = search(_problems(nb201, TASKS, stop=False), None).run()

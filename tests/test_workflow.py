@@ -23,8 +23,16 @@ def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedP
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     cmd = [
         str(Path(sys.executable).parent / "snakemake"),
-        "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-        "--configfile", str(config), "--replace-workflow-config", "--cores", "2", *args,
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--replace-workflow-config",
+        "--cores",
+        "2",
+        *args,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
 
@@ -46,7 +54,14 @@ def test_dry_run_of_test_config_lists_every_stage(tmp_path):
     out = _snakemake(tmp_path, ROOT / "config" / "test.yaml", "-n")
     assert out.returncode == 0, out.stderr + out.stdout
     rules = {r for r, _ in _jobs(out.stdout)}
-    assert {"benchmark_nb201", "embed_nb201", "search_nb201", "table_nb201", "search_trans101", "table_trans101"} <= rules
+    assert {
+        "benchmark_nb201",
+        "embed_nb201",
+        "search_nb201",
+        "table_nb201",
+        "search_trans101",
+        "table_trans101",
+    } <= rules
 
 
 def test_bad_config_fails_before_any_job(tmp_path):

@@ -31,7 +31,9 @@ def load_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
         try:
             out.append(json.loads(Path(p).read_text()))
         except (OSError, json.JSONDecodeError) as err:
-            raise KtnasError(f"{p}: unreadable search result ({err}); delete it and rerun its search job") from None
+            raise KtnasError(
+                f"{p}: unreadable search result ({err}); delete it and rerun its search job"
+            ) from None
     return out
 
 
@@ -74,7 +76,9 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
         cells = []
         for c in cols:
             v = row[c]
-            cells.append(format(v, floatfmt) if isinstance(v, float | np.floating) and np.isfinite(v) else str(v))
+            cells.append(
+                format(v, floatfmt) if isinstance(v, float | np.floating) and np.isfinite(v) else str(v)
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

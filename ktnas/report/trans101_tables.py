@@ -41,7 +41,9 @@ def found_frame(results: Sequence[dict[str, Any]], benchmark_path: str | Path | 
     return pd.DataFrame(rows)
 
 
-def trans101_table(results: Sequence[dict[str, Any]], benchmark_path: str | Path | None = None) -> tuple[pd.DataFrame, str]:
+def trans101_table(
+    results: Sequence[dict[str, Any]], benchmark_path: str | Path | None = None
+) -> tuple[pd.DataFrame, str]:
     per = found_frame(results, benchmark_path)
     tasks = list(dict.fromkeys(per["task"]))
     avg = per.groupby(["method", "seed"], sort=False)["rank"].mean().reset_index(name="value")
@@ -51,12 +53,16 @@ def trans101_table(results: Sequence[dict[str, Any]], benchmark_path: str | Path
     table = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n_seeds": g.count()}).reset_index()
     order = {t: i for i, t in enumerate([*tasks, "avg_rank"])}
     methods = {m: i for i, m in enumerate(dict.fromkeys(per["method"]))}
-    table = table.sort_values(["method", "task"], key=lambda s: s.map(methods if s.name == "method" else order))
+    table = table.sort_values(
+        ["method", "task"], key=lambda s: s.map(methods if s.name == "method" else order)
+    )
     table = table.reset_index(drop=True)
 
     bench = load_benchmark("trans101", benchmark_path)
     cols = [*tasks, "avg_rank"]
-    wide = table.pivot(index="method", columns="task", values="mean").reindex(index=list(methods), columns=cols)
+    wide = table.pivot(index="method", columns="task", values="mean").reindex(
+        index=list(methods), columns=cols
+    )
     std = table.pivot(index="method", columns="task", values="std").reindex(index=list(methods), columns=cols)
     heads = []
     for t in tasks:
@@ -76,11 +82,19 @@ def trans101_table(results: Sequence[dict[str, Any]], benchmark_path: str | Path
     for m in wide.index:
         cells = [f"{wide.loc[m, c]:.2f} ± {std.loc[m, c]:.2f}" for c in cols]
         paper = PAPER_TABLE_III.get(str(m))
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {' / '.join(map(str, paper)) if paper else '–'} |")
+        lines.append(
+            f"| {m} | " + " | ".join(cells) + f" | {' / '.join(map(str, paper)) if paper else '–'} |"
+        )
     optimum = []
     for t in tasks:
         spec = get_task(t)
         col = bench.table[spec.report_column]
         optimum.append(f"{(col.max() if int(spec.direction) > 0 else col.min()):.2f}")
-    lines.append("| optimum (bundled cells) | " + " | ".join(optimum) + " | 1.00 | " + " / ".join(map(str, PAPER_TABLE_III["optimal"])) + " |")
+    lines.append(
+        "| optimum (bundled cells) | "
+        + " | ".join(optimum)
+        + " | 1.00 | "
+        + " / ".join(map(str, PAPER_TABLE_III["optimal"]))
+        + " |"
+    )
     return table, "\n".join(lines) + "\n"

@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 
 class Reproduction(Protocol):
-    def initial(self, space: SearchSpace, problem: Problem, k: int, rng: np.random.Generator) -> list[str]: ...
+    def initial(
+        self, space: SearchSpace, problem: Problem, k: int, rng: np.random.Generator
+    ) -> list[str]: ...
 
     def offspring(
         self,
@@ -105,7 +107,7 @@ class NoTransfer(TransferPolicy):
 
 
 class RandomTransfer(TransferPolicy):
-    """"KTNAS w/o transfer rank": M uniformly random candidates (spec §3.4 notes)."""
+    """ "KTNAS w/o transfer rank": M uniformly random candidates (spec §3.4 notes)."""
 
     name = "random"
 
@@ -314,7 +316,9 @@ class MultiTaskSearch:
         else:
             self._restore(state)
         total = self.config.generations
-        with tqdm(total=total, initial=self.generation + 1, desc="generations", disable=None, leave=False) as bar:
+        with tqdm(
+            total=total, initial=self.generation + 1, desc="generations", disable=None, leave=False
+        ) as bar:
             while self.generation + 1 < total and not all(t.frozen for t in self.tasks):
                 self.generation += 1
                 self._phase_a()
@@ -331,7 +335,9 @@ class MultiTaskSearch:
         for task, problem in zip(self.tasks, self.problems, strict=True):
             archs = self.reproduction.initial(self.space, problem, k, self.rng)
             fitness = problem.evaluate_initial(archs, self.rng)
-            task.population = top_k((Individual(a, f, task.born()) for a, f in zip(archs, fitness, strict=True)), k)
+            task.population = top_k(
+                (Individual(a, f, task.born()) for a, f in zip(archs, fitness, strict=True)), k
+            )
             task.frozen = problem.finished()
         # TP_1: M random members of the other tasks' initial populations (spec §3.4)
         for i, task in enumerate(self.tasks):
@@ -347,7 +353,9 @@ class MultiTaskSearch:
         for i, (task, problem) in enumerate(zip(self.tasks, self.problems, strict=True)):
             if task.frozen:
                 continue
-            kids = self.reproduction.offspring(self.space, problem, task.population, task.transferred, k, self.rng)
+            kids = self.reproduction.offspring(
+                self.space, problem, task.population, task.transferred, k, self.rng
+            )
             parent_archs = [p.arch for p in task.population]
             parent_fit, kid_fit = problem.evaluate_generation(
                 self.generation, parent_archs, task.transferred, [c.arch for c in kids], self.rng

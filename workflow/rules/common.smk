@@ -27,22 +27,36 @@ def run_files(group):
 
 def embedding_file(encoding):
     main = config["embedding"]["method"]
-    return "results/embeddings/nb201.parquet" if encoding == main else f"results/embeddings/nb201-{encoding}.parquet"
+    return (
+        "results/embeddings/nb201.parquet"
+        if encoding == main
+        else f"results/embeddings/nb201-{encoding}.parquet"
+    )
 
 
 def proxy_file():
-    return [] if config["proxies"]["source"] == "bundled" else ["results/proxies/nb201.parquet"]
+    return (
+        []
+        if config["proxies"]["source"] == "bundled"
+        else ["results/proxies/nb201.parquet"]
+    )
 
 
 def all_outputs():
     out = ["results/embeddings/nb201.parquet", "results/tables/nb201_evaluations.csv"]
     groups = {r.group for r in NB201_RUNS.values()}
     if "figures" in groups:
-        out += ["results/figures/nb201_convergence.png", "results/figures/nb201_transfer_rank.png"]
+        out += [
+            "results/figures/nb201_convergence.png",
+            "results/figures/nb201_transfer_rank.png",
+        ]
     if "sensitivity" in groups:
         out.append("results/tables/nb201_sensitivity.csv")
     if "ablation" in groups:
         out.append("results/tables/nb201_embedding_ablation.csv")
     if config["trans101"].get("methods"):
-        out += ["results/tables/trans101_performance.csv", "results/figures/trans101_kendall.png"]
+        out += [
+            "results/tables/trans101_performance.csv",
+            "results/figures/trans101_kendall.png",
+        ]
     return out

@@ -6,18 +6,22 @@ PROXY_CHUNKS = range(config["proxies"]["chunks"])
 rule proxies_chunk:
     output:
         "results/proxies/nb201/{dataset}/chunk{chunk}.parquet",
-    params:
-        proxies=",".join(config["proxies"]["proxies"]),
-        n_chunks=config["proxies"]["chunks"],
-        limit=lambda wc: f"--limit {config['proxies']['limit']}" if config["proxies"]["limit"] else "",
-        device=config["proxies"]["device"],
-        version=RESULTS_VERSION,
-    resources:
-        gpu=lambda wc: 1 if config["proxies"]["device"].startswith("cuda") else 0,
     log:
         "logs/proxies/nb201/{dataset}/chunk{chunk}.log",
     benchmark:
         "benchmarks/proxies_nb201_{dataset}_chunk{chunk}.tsv"
+    resources:
+        gpu=lambda wc: 1 if config["proxies"]["device"].startswith("cuda") else 0,
+    params:
+        proxies=",".join(config["proxies"]["proxies"]),
+        n_chunks=config["proxies"]["chunks"],
+        limit=lambda wc: (
+            f"--limit {config['proxies']['limit']}"
+            if config["proxies"]["limit"]
+            else ""
+        ),
+        device=config["proxies"]["device"],
+        version=RESULTS_VERSION,
     shell:
         "ktnas proxies compute --dataset {wildcards.dataset} --proxies {params.proxies} "
         "--chunk {wildcards.chunk} --n-chunks {params.n_chunks} {params.limit} --device {params.device} "

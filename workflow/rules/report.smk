@@ -2,7 +2,11 @@ rule table_nb201:
     input:
         run_files("main"),
     output:
-        csv=report("results/tables/nb201_evaluations.csv", caption="../report/nb201_evaluations.rst", category="NAS-Bench-201"),
+        csv=report(
+            "results/tables/nb201_evaluations.csv",
+            caption="../report/nb201_evaluations.rst",
+            category="NAS-Bench-201",
+        ),
         md="results/tables/nb201_evaluations.md",
     log:
         "logs/tables/nb201_evaluations.log",
@@ -14,7 +18,11 @@ rule table_nb201_sensitivity:
     input:
         run_files("sensitivity"),
     output:
-        csv=report("results/tables/nb201_sensitivity.csv", caption="../report/nb201_sensitivity.rst", category="NAS-Bench-201"),
+        csv=report(
+            "results/tables/nb201_sensitivity.csv",
+            caption="../report/nb201_sensitivity.rst",
+            category="NAS-Bench-201",
+        ),
         md="results/tables/nb201_sensitivity.md",
     log:
         "logs/tables/nb201_sensitivity.log",
@@ -26,7 +34,11 @@ rule table_nb201_ablation:
     input:
         run_files("ablation"),
     output:
-        csv=report("results/tables/nb201_embedding_ablation.csv", caption="../report/nb201_ablation.rst", category="NAS-Bench-201"),
+        csv=report(
+            "results/tables/nb201_embedding_ablation.csv",
+            caption="../report/nb201_ablation.rst",
+            category="NAS-Bench-201",
+        ),
         md="results/tables/nb201_embedding_ablation.md",
     log:
         "logs/tables/nb201_embedding_ablation.log",
@@ -38,7 +50,11 @@ rule figure_nb201_convergence:
     input:
         run_files("figures"),
     output:
-        report("results/figures/nb201_convergence.png", caption="../report/nb201_convergence.rst", category="NAS-Bench-201"),
+        report(
+            "results/figures/nb201_convergence.png",
+            caption="../report/nb201_convergence.rst",
+            category="NAS-Bench-201",
+        ),
     log:
         "logs/figures/nb201_convergence.log",
     shell:
@@ -50,7 +66,11 @@ rule figure_nb201_transfer_rank:
         runs=run_files("figures"),
         benchmark="results/benchmarks/nb201.parquet",
     output:
-        report("results/figures/nb201_transfer_rank.png", caption="../report/nb201_transfer_rank.rst", category="NAS-Bench-201"),
+        report(
+            "results/figures/nb201_transfer_rank.png",
+            caption="../report/nb201_transfer_rank.rst",
+            category="NAS-Bench-201",
+        ),
     log:
         "logs/figures/nb201_transfer_rank.log",
     shell:

@@ -5,6 +5,10 @@ rule search_nb201:
         proxies=proxy_file(),
     output:
         "results/search/nb201/{run}/seed{seed}.json",
+    log:
+        "logs/search/nb201/{run}/seed{seed}.log",
+    benchmark:
+        "benchmarks/search_nb201_{run}_seed{seed}.tsv"
     wildcard_constraints:
         seed=r"\d+",
     params:
@@ -14,10 +18,6 @@ rule search_nb201:
         proxies=lambda wc, input: f"--proxies {input.proxies}" if input.proxies else "",
         checkpoint="results/checkpoints/nb201/{run}/seed{seed}.json",
         version=RESULTS_VERSION,
-    log:
-        "logs/search/nb201/{run}/seed{seed}.log",
-    benchmark:
-        "benchmarks/search_nb201_{run}_seed{seed}.tsv"
     shell:
         "ktnas search --space nb201 --method {params.method} --seed {wildcards.seed} "
         "--tasks {params.tasks} --params {params.hp:q} --benchmark {input.benchmark} "

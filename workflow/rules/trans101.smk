@@ -1,11 +1,11 @@
 rule benchmark_trans101:
     output:
         "results/benchmarks/trans101.parquet",
+    log:
+        "logs/benchmark/trans101.log",
     params:
         source=config["benchmarks"]["trans101"],
         version=RESULTS_VERSION,
-    log:
-        "logs/benchmark/trans101.log",
     shell:
         "ktnas benchmark --space trans101 --source {params.source:q} --out {output} 2> {log}"
 
@@ -13,15 +13,15 @@ rule benchmark_trans101:
 rule embed_trans101:
     output:
         "results/embeddings/trans101.parquet",
+    log:
+        "logs/embed/trans101.log",
+    benchmark:
+        "benchmarks/embed_trans101.tsv"
     params:
         method=config["embedding"]["method"],
         dim=config["embedding"]["dim"],
         seed=config["embedding"]["seed"],
         version=RESULTS_VERSION,
-    log:
-        "logs/embed/trans101.log",
-    benchmark:
-        "benchmarks/embed_trans101.tsv"
     shell:
         "ktnas embed --space trans101 --method {params.method} --dim {params.dim} --seed {params.seed} "
         "--out {output} 2> {log}"
@@ -33,17 +33,19 @@ rule search_trans101:
         embedding="results/embeddings/trans101.parquet",
     output:
         "results/search/trans101/{method}/seed{seed}.json",
-    wildcard_constraints:
-        seed=r"\d+",
-    params:
-        hp=lambda wc: json.dumps(config["trans101"]["methods"][wc.method], sort_keys=True),
-        tasks=",".join(config["trans101"]["tasks"]),
-        checkpoint="results/checkpoints/trans101/{method}/seed{seed}.json",
-        version=RESULTS_VERSION,
     log:
         "logs/search/trans101/{method}/seed{seed}.log",
     benchmark:
         "benchmarks/search_trans101_{method}_seed{seed}.tsv"
+    wildcard_constraints:
+        seed=r"\d+",
+    params:
+        hp=lambda wc: json.dumps(
+            config["trans101"]["methods"][wc.method], sort_keys=True
+        ),
+        tasks=",".join(config["trans101"]["tasks"]),
+        checkpoint="results/checkpoints/trans101/{method}/seed{seed}.json",
+        version=RESULTS_VERSION,
     shell:
         "ktnas search --space trans101 --method {wildcards.method} --seed {wildcards.seed} "
         "--tasks {params.tasks} --params {params.hp:q} --benchmark {input.benchmark} "
@@ -59,7 +61,11 @@ rule table_trans101:
         ),
         benchmark="results/benchmarks/trans101.parquet",
     output:
-        csv=report("results/tables/trans101_performance.csv", caption="../report/trans101_performance.rst", category="TransNAS-Bench-101"),
+        csv=report(
+            "results/tables/trans101_performance.csv",
+            caption="../report/trans101_performance.rst",
+            category="TransNAS-Bench-101",
+        ),
         md="results/tables/trans101_performance.md",
     log:
         "logs/tables/trans101_performance.log",
@@ -72,7 +78,11 @@ rule figure_trans101_kendall:
     input:
         "results/benchmarks/trans101.parquet",
     output:
-        report("results/figures/trans101_kendall.png", caption="../report/trans101_kendall.rst", category="TransNAS-Bench-101"),
+        report(
+            "results/figures/trans101_kendall.png",
+            caption="../report/trans101_kendall.rst",
+            category="TransNAS-Bench-101",
+        ),
     log:
         "logs/figures/trans101_kendall.log",
     shell:
