@@ -127,12 +127,9 @@ class RankTransfer(TransferPolicy):
 
     name = "rank"
 
-    def __init__(self, n_tasks: int, distance: DistanceFn, tie_break: str = "random") -> None:
+    def __init__(self, n_tasks: int, distance: DistanceFn) -> None:
         super().__init__(n_tasks)
-        if tie_break not in ("random", "source_fitness"):
-            raise ValueError(f"tie_break must be 'random' or 'source_fitness', got {tie_break!r}")
         self.distance = distance
-        self.tie_break = tie_break
 
     def _select(
         self,
@@ -144,10 +141,7 @@ class RankTransfer(TransferPolicy):
     ) -> list[str]:
         archs = [c.arch for c in candidates]
         phi = transfer_rank(hts.archs, hts.labels, archs, self.distance)
-        priority = None
-        if self.tie_break == "source_fitness":  # rank in its own population first, then task order
-            priority = np.array([c.rank * self.n_tasks + c.task for c in candidates])
-        return [archs[i] for i in select_transferred(phi, n, rng, priority)]
+        return [archs[i] for i in select_transferred(phi, n, rng)]
 
 
 class FittestTransfer(TransferPolicy):
@@ -213,15 +207,13 @@ POLICIES: dict[str, type[TransferPolicy]] = {
 }
 
 
-def make_policy(
-    name: str, n_tasks: int, distance: DistanceFn | None = None, tie_break: str = "random"
-) -> TransferPolicy:
+def make_policy(name: str, n_tasks: int, distance: DistanceFn | None = None) -> TransferPolicy:
     if name not in POLICIES:
         raise ValueError(f"unknown transfer policy {name!r}; choose one of {', '.join(POLICIES)}")
     if name == "rank":
         if distance is None:
             raise ValueError("transfer policy 'rank' needs an architecture distance (an embedding table)")
-        return RankTransfer(n_tasks, distance, tie_break)
+        return RankTransfer(n_tasks, distance)
     return POLICIES[name](n_tasks)
 
 

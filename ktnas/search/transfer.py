@@ -83,15 +83,12 @@ def transfer_rank(
     return np.bincount(nearest, weights=np.asarray(hts_labels, dtype=np.float64), minlength=len(candidates))
 
 
-def select_transferred(
-    phi: np.ndarray, n: int, rng: np.random.Generator, priority: np.ndarray | None = None
-) -> list[int]:
+def select_transferred(phi: np.ndarray, n: int, rng: np.random.Generator) -> list[int]:
     """Algorithm 3: indices of the ``n`` candidates to transfer.
 
     Groups of equal φ are taken best first while they fit in ``n``; the remaining slots are drawn
-    uniformly without replacement from the next group, or, with ``priority`` (lower is preferred; the
-    ``tie_break="source_fitness"`` option of spec §3.3), taken in priority order. If there are fewer
-    than ``n`` candidates, all are taken. Returned in candidate order.
+    uniformly without replacement from the next group. If there are fewer than ``n`` candidates, all
+    are taken. Returned in candidate order.
     """
     phi = np.asarray(phi, dtype=np.float64)
     if n >= len(phi):
@@ -104,10 +101,7 @@ def select_transferred(
             if len(chosen) == n:
                 break
         else:
-            if priority is None:
-                fill = rng.choice(group, size=n - len(chosen), replace=False)
-            else:
-                fill = group[np.argsort(np.asarray(priority)[group], kind="stable")[: n - len(chosen)]]
+            fill = rng.choice(group, size=n - len(chosen), replace=False)
             chosen.extend(int(i) for i in fill)
             break
     return sorted(chosen)
