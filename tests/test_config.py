@@ -1,0 +1,97 @@
+"""Config validation: every bad value is rejected before any job starts, naming the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ktnas.config import load_config, nb201_runs, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"nb201": {"tasks": ["cifar11"]}},
+            "nb201.tasks.0: 'cifar11' is not allowed; use one of: cifar10, cifar100, imagenet16",
+        ),
+        ({"trans101": {"tasks": ["segment"]}}, "trans101.tasks.0: 'segment' is not allowed"),
+        (
+            {"nb201": {"methods": {"ktnass": {}}}},
+            "nb201.methods: 'ktnass' is not allowed; use one of: rs, rea",
+        ),
+        (
+            {"nb201": {"methods": {"ktnas": {"population_size": 1}}}},
+            "population_size: 1 is out of range (minimum 2)",
+        ),
+        (
+            {"nb201": {"methods": {"ktnas": {"elite_ratio": 0}}}},
+            "elite_ratio: 0 is out of range (exclusiveMinimum 0)",
+        ),
+        (
+            {"nb201": {"methods": {"ktnas": {"elite_ratio": 1.2}}}},
+            "elite_ratio: 1.2 is out of range (maximum 1)",
+        ),
+        (
+            {"nb201": {"methods": {"ktnas": {"n_transferred": 11}}}},
+            "n_transferred: M=11 exceeds population_size K=10; use M <= K",
+        ),
+        ({"nb201": {"seeds": -3}}, "nb201.seeds: -3 is out of range (minimum 1)"),
+        ({"embedding": {"seed": -1}}, "embedding.seed: -1 is out of range (minimum 0)"),
+        ({"nb201": {"seeds": "ten"}}, "nb201.seeds: 'ten' has the wrong type; expected integer"),
+        (
+            {"nb201": {"methods": {"rea": {"tournament_size": 2.5}}}},
+            "tournament_size: 2.5 has the wrong type; expected integer",
+        ),
+        (
+            {"embedding": {"method": "arch2vec"}},
+            "embedding.method: 'arch2vec' is not allowed; use one of: node2vec, onehot, path",
+        ),
+        (
+            {"nb201": {"methods": {"ktnas": {"K": 10}}}},
+            "nb201.methods.ktnas: Additional properties are not allowed ('K' was unexpected)",
+        ),
+        ({"seeds": 3}, "<top level>: Additional properties are not allowed ('seeds' was unexpected)"),
+    ],
+)
+def test_bad_config_is_one_clear_message(config, message):
+    with pytest.raises(ValueError) as err:
+        validate_config(config)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_shipped_configs_are_valid_and_expand_to_runs():
+    for name in ("config.yaml", "test.yaml"):
+        cfg = load_config(ROOT / "config" / name)
+        runs = nb201_runs(cfg)
+        assert "ktnas" in runs and all(r.seeds >= 1 for r in runs.values())
+    full = nb201_runs(load_config(ROOT / "config" / "config.yaml"))
+    assert {r.method for r in full.values()} == {
+        "rs",
+        "rea",
+        "zero",
+        "single",
+        "emtnas",
+        "mtnas",
+        "ktnas_random",
+        "ktnas",
+    }
+    assert full["ktnas-r0.5"].params["elite_ratio"] == 0.5 and full["fig-ktnas"].params["generations"] == 100
+
+
+def test_defaults_are_filled_in():
+    cfg = validate_config({})
+    assert cfg["embedding"] == {"method": "node2vec", "dim": 256, "seed": 0}
+    assert cfg["nb201"]["tasks"] == ["cifar10", "cifar100", "imagenet16"] and cfg["nb201"]["seeds"] == 30
+    assert cfg["benchmarks"] == {"nb201": "bundled", "trans101": "bundled"}
+
+
+def test_unreadable_yaml(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("nb201: [unclosed")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_config(bad)
