@@ -26,14 +26,18 @@ PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
 
 
 def load_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Search results; each gets ``run`` = its folder name (``results/search/<space>/<run>/seedN.json``),
+    which tells apart variants of one method (e.g. ``ktnas-r0.5``)."""
     out = []
     for p in paths:
         try:
-            out.append(json.loads(Path(p).read_text()))
+            res = json.loads(Path(p).read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise KtnasError(
                 f"{p}: unreadable search result ({err}); delete it and rerun its search job"
             ) from None
+        res.setdefault("run", Path(p).parent.name)
+        out.append(res)
     return out
 
 
@@ -46,7 +50,7 @@ def evaluations_frame(results: Sequence[dict[str, Any]], label: str = "method") 
             found = t.get("found_at")
             rows.append(
                 {
-                    label: res.get("run", res["method"]),
+                    label: res["run"] if label == "run" else res["method"],
                     "seed": res["seed"],
                     "task": t["task"],
                     "evaluations": found if found is not None else t["n_queries"],
