@@ -267,8 +267,7 @@ def test_batch_sample_is_fixed() -> None:
 # -- the bundled table ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bundled() -> pd.DataFrame:
-    if not bundled_proxies_path().exists():
-        pytest.skip("bundled proxy table not built yet (python -m ktnas.proxies.build_bundled)")
+    assert bundled_proxies_path().exists(), "the package must ship its proxy table (ktnas.proxies.build_bundled)"
     return load_bundled_proxies()
 
 

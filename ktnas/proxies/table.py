@@ -27,7 +27,10 @@ DATASET_NAMES: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16")
 KEY: list[str] = ["arch", "dataset"]
 
 BUNDLED_FILE = "nb201_proxies.parquet"
-BUNDLED_HINT = "rebuild it with `python -m ktnas.proxies.build_bundled` (about 2 CPU-hours)"
+BUNDLED_HINT = (
+    "recompute it with `ktnas proxies compute` per chunk and `ktnas proxies merge` (or run the pipeline "
+    "with proxies.source: compute); the bundled table: `python -m ktnas.proxies.build_bundled`"
+)
 #: the bundled table: batch proxies are computed on this many cells per dataset (same cells for all)
 BUNDLED_SAMPLE_SIZE = 2000
 
