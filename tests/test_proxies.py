@@ -267,7 +267,9 @@ def test_batch_sample_is_fixed() -> None:
 # -- the bundled table ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bundled() -> pd.DataFrame:
-    assert bundled_proxies_path().exists(), "the package must ship its proxy table (ktnas.proxies.build_bundled)"
+    assert bundled_proxies_path().exists(), (
+        "the package must ship its proxy table (ktnas.proxies.build_bundled)"
+    )
     return load_bundled_proxies()
 
 
