@@ -96,3 +96,26 @@ def test_rerun_only_what_changed(tmp_path):
     searches = sorted(w for r, w in jobs if r == "search_nb201")
     assert searches == ["run=rea, seed=0", "run=rea, seed=1"]
     assert {r for r, _ in jobs} == {"search_nb201", "table_nb201", "all"}
+
+
+def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):
+    import pandas as pd
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "proxies": {"source": "compute", "proxies": ["synflow"], "chunks": 2, "limit": 2},
+                "nb201": {"tasks": ["cifar10", "imagenet16"], "seeds": 1, "methods": {"rs": {}}},
+                "trans101": {"methods": {}},
+            }
+        )
+    )
+    out = _snakemake(tmp_path, cfg, "results/proxies/nb201.parquet")
+    assert out.returncode == 0, out.stderr[-3000:]
+    df = pd.read_parquet(tmp_path / "results/proxies/nb201.parquet")
+    assert sorted(df["dataset"].unique()) == ["cifar10", "imagenet16"] and len(df) == 2 * 2 * 2
+    assert df["synflow"].notna().all()
+    # the searches then read the computed table instead of the bundled one
+    dry = _snakemake(tmp_path, cfg, "-n")
+    assert "--proxies results/proxies/nb201.parquet" in dry.stdout
