@@ -134,13 +134,7 @@ class DartsSearchParams:
         return cls(**_known(cls, params, "DARTS search"))
 
     def multitask(self) -> MultiTaskConfig:
-        return MultiTaskConfig(
-            population_size=self.population_size,
-            n_transferred=self.n_transferred,
-            elite_ratio=self.elite_ratio,
-            saved_generations=self.saved_generations,
-            generations=self.generations,
-        )
+        return MultiTaskConfig.from_params(self)
 
     def search_config(self, seed: int) -> Any:
         """The :class:`~ktnas.training.search_task.SearchConfig` of one task (its own ``seed``)."""

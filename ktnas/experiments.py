@@ -86,13 +86,7 @@ class SearchParams:
         return cls(**params)
 
     def multitask(self) -> MultiTaskConfig:
-        return MultiTaskConfig(
-            population_size=self.population_size,
-            n_transferred=self.n_transferred,
-            elite_ratio=self.elite_ratio,
-            saved_generations=self.saved_generations,
-            generations=self.generations,
-        )
+        return MultiTaskConfig.from_params(self)
 
 
 def get_method(name: str) -> MethodSpec:

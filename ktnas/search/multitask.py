@@ -162,7 +162,7 @@ class FittestTransfer(TransferPolicy):
         return [c.arch for c in order[:n]]
 
 
-class AdaptiveTransfer(TransferPolicy):
+class AdaptiveTransfer(RandomTransfer):
     """MTNAS-style adaptive transfer frequency (our reconstruction, see README): each task transfers M
     random candidates with probability p; p moves by ``step`` up after a generation with a positive
     transfer and down after one with only negatives, within [p_min, 1]."""
@@ -184,7 +184,7 @@ class AdaptiveTransfer(TransferPolicy):
     ) -> list[str]:
         if rng.random() >= self.p[target]:
             return []
-        return [candidates[i].arch for i in select_transferred(np.zeros(len(candidates)), n, rng)]
+        return super()._select(target, candidates, hts, n, rng)
 
     def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
         if labels:
@@ -243,6 +243,11 @@ class MultiTaskConfig:
     @property
     def n_elite(self) -> int:
         return math.floor(self.elite_ratio * self.population_size)
+
+    @classmethod
+    def from_params(cls, params: Any) -> MultiTaskConfig:
+        """The loop's settings from any hyper-parameter object that has these five fields."""
+        return cls(**{f: getattr(params, f) for f in cls.__dataclass_fields__})
 
 
 class _TaskState:

@@ -12,7 +12,7 @@ import numpy as np
 from ktnas.search.base import Individual, rng_state, set_rng_state, tournament
 from ktnas.search.checkpoint import Checkpointer
 from ktnas.search.problem import BenchmarkProblem
-from ktnas.search.reproduction import ProxyREA, distinct_samples
+from ktnas.search.reproduction import ProxyREA
 from ktnas.spaces.base import SearchSpace
 
 #: aging REA stops after this many steps per allowed evaluation, whatever happens (cached proposals are free)
@@ -122,4 +122,4 @@ def _summary(problem: BenchmarkProblem, best: tuple[str, float]) -> dict[str, An
     }
 
 
-__all__ = ["aging_evolution", "distinct_samples", "random_search"]
+__all__ = ["aging_evolution", "random_search"]
