@@ -16,6 +16,7 @@ import logging
 import platform
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +230,7 @@ def run_darts_search(
     from ktnas.search.darts_problem import DartsProblem, WallClock
     from ktnas.search.multitask import MultiTaskSearch, make_policy
     from ktnas.search.reproduction import GeneticAlgorithm
-    from ktnas.spaces import get_space
+    from ktnas.spaces.darts import DartsSpace
     from ktnas.training.search_task import WeightSharingTask
 
     if seed < 0:
@@ -254,10 +255,11 @@ def run_darts_search(
             )
         )
     fingerprint = {"space": "darts", "group": group, "method": method, "seed": seed, "params": asdict(hp)}
+    space = DartsSpace()
     search = MultiTaskSearch(
-        get_space("darts"),
+        space,
         problems,
-        GeneticAlgorithm(hp.mutation_prob, hp.tournament_size),
+        GeneticAlgorithm(partial(space.mutate, p_m=hp.mutation_prob), hp.tournament_size),
         make_policy(spec.policy or "none", len(problems), distance),
         hp.multitask(),
         np.random.default_rng(seed),

@@ -219,3 +219,29 @@ def test_run_benchmark_search_rejects_bad_input():
         run_benchmark_search("nb201", "rs", 0, ["mnist"])
     with pytest.raises(ValueError, match="unknown search hyper-parameter"):
         run_benchmark_search("nb201", "rs", 0, TASKS, {"K": 3})
+
+
+@pytest.mark.parametrize("p_m", [0.0, 1.0])
+def test_genetic_algorithm_uses_the_configured_mutation_rate(p_m):
+    from functools import partial
+
+    from ktnas.search.base import Individual
+    from ktnas.search.reproduction import GeneticAlgorithm
+    from ktnas.spaces.darts import DartsSpace
+
+    space = DartsSpace()
+    rng = np.random.default_rng(3)
+    pop = [Individual(space.sample(rng), float(f), i) for i, f in enumerate(range(6))]
+
+    class Fresh:
+        def seen(self, arch):
+            return False
+
+    kids = GeneticAlgorithm(partial(space.mutate, p_m=p_m)).offspring(space, Fresh(), pop, [], 6, rng)
+    assert kids
+    for kid in kids:
+        a, b = (space.genes(p) for p in kid.parents)
+        g = space.genes(kid.arch)
+        blocks = [(g[i : i + 4], a[i : i + 4], b[i : i + 4]) for i in range(0, 40, 4)]
+        inherited = all(sorted(x) in (sorted(y), sorted(z)) for x, y, z in blocks)
+        assert inherited == (p_m == 0.0)

@@ -160,8 +160,12 @@ class GeneticAlgorithm:
     Offspring duplicating P or earlier offspring are regenerated up to 10 times (spec §5.4).
     """
 
-    def __init__(self, p_m: float = 0.02, tournament_size: int = 2) -> None:
-        self.p_m = p_m
+    def __init__(
+        self, mutate: Callable[[str, np.random.Generator], str] | None = None, tournament_size: int = 2
+    ) -> None:
+        """``mutate``: the space's mutation with its rate bound, e.g. ``partial(darts.mutate, p_m=0.02)``;
+        None uses ``space.mutate`` as is."""
+        self.mutate = mutate
         self.tournament_size = tournament_size
 
     def initial(self, space: SearchSpace, problem: Problem, k: int, rng: np.random.Generator) -> list[str]:
@@ -169,10 +173,8 @@ class GeneticAlgorithm:
 
     def _mate(self, space: SearchSpace, a: str, b: str, rng: np.random.Generator) -> tuple[str, str]:
         c1, c2 = space.crossover(a, b, rng)
-        mutate = getattr(space, "mutate_genes", None)
-        if mutate is not None:
-            return mutate(c1, rng, self.p_m), mutate(c2, rng, self.p_m)
-        return space.mutate(c1, rng), space.mutate(c2, rng)
+        mutate = self.mutate or space.mutate
+        return mutate(c1, rng), mutate(c2, rng)
 
     def offspring(
         self,
