@@ -115,11 +115,14 @@ def run_benchmark_search(
     hp = SearchParams.from_mapping(params or {})
     bench = load_benchmark(space_name, benchmark_path)
     space = searchable_space(space_name, bench)
-    task_specs = [t for t in bench.tasks() if t.name in tasks]
-    if [t.name for t in task_specs] != list(tasks):
-        known = [t.name for t in bench.tasks()]
-        bad = [t for t in tasks if t not in known]
-        raise ValueError(f"unknown task(s) {bad} for space {space_name}; choose from {known}")
+    known = {t.name: t for t in bench.tasks()}
+    bad = [t for t in tasks if t not in known]
+    if bad or not tasks or len(set(tasks)) != len(tasks):
+        raise ValueError(
+            f"unknown or repeated task(s) {bad or list(tasks)} for space {space_name}; "
+            f"give distinct tasks from {list(known)}"
+        )
+    task_specs = [known[t] for t in tasks]
     allowed = space.all_archs()
     problems = [
         BenchmarkProblem(Evaluator(bench, t, allowed), hp.max_evaluations, hp.stop_at_optimum)

@@ -215,8 +215,12 @@ def test_run_benchmark_search_rejects_bad_input():
         run_benchmark_search("nb201", "foo", 0, TASKS)
     with pytest.raises(ValueError, match="seed must be a non-negative"):
         run_benchmark_search("nb201", "rs", -1, TASKS)
-    with pytest.raises(ValueError, match=r"unknown task\(s\) \['mnist'\]"):
+    with pytest.raises(ValueError, match=r"unknown or repeated task\(s\) \['mnist'\]"):
         run_benchmark_search("nb201", "rs", 0, ["mnist"])
+    with pytest.raises(ValueError, match="unknown or repeated"):
+        run_benchmark_search("nb201", "rs", 0, ["cifar10", "cifar10"])
+    out = run_benchmark_search("nb201", "rea", 0, ["imagenet16", "cifar10"], {"max_evaluations": 20})
+    assert [t["task"] for t in out["tasks"]] == ["imagenet16", "cifar10"]
     with pytest.raises(ValueError, match="unknown search hyper-parameter"):
         run_benchmark_search("nb201", "rs", 0, TASKS, {"K": 3})
 
