@@ -196,7 +196,7 @@ def _cmd_figure(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ktnas", description=__doc__)
     p.add_argument("--version", action="version", version=f"ktnas {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser(
@@ -309,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         func(args)
     except (KtnasError, ValueError, FileNotFoundError) as err:
+        if args.verbose:  # the full traceback, for bug reports
+            raise
         print(f"ktnas {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0
