@@ -60,17 +60,23 @@ def evaluations_frame(results: Sequence[dict[str, Any]], label: str = "method") 
     return pd.DataFrame(rows)
 
 
-def summarise(per_seed: pd.DataFrame, label: str, task_order: Sequence[str]) -> pd.DataFrame:
-    """mean/std over seeds per (label, task), plus ``total`` = per-seed sum over tasks."""
+def summarise(long: pd.DataFrame, label: str, row_order: Sequence[str], value: str) -> pd.DataFrame:
+    """mean/std/n_seeds of ``value`` over seeds per (label, task); labels in order of appearance, tasks
+    in ``row_order``."""
+    g = long.groupby([label, "task"], sort=False)[value]
+    table = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n_seeds": g.count()}).reset_index()
+    order = {t: i for i, t in enumerate(row_order)}
+    labels = {m: i for i, m in enumerate(dict.fromkeys(long[label]))}
+    table = table.sort_values(by=[label, "task"], key=lambda s: s.map(labels if s.name == label else order))
+    return table.reset_index(drop=True)
+
+
+def summarise_evaluations(per_seed: pd.DataFrame, label: str, task_order: Sequence[str]) -> pd.DataFrame:
+    """Evaluations to the optimum per task, plus ``total`` = the per-seed sum over tasks."""
     totals = per_seed.groupby([label, "seed"], sort=False)["evaluations"].sum().reset_index()
     totals["task"] = "total"
     both = pd.concat([per_seed[[label, "seed", "task", "evaluations"]], totals], ignore_index=True)
-    g = both.groupby([label, "task"], sort=False)["evaluations"]
-    table = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n_seeds": g.count()}).reset_index()
-    order = {t: i for i, t in enumerate([*task_order, "total"])}
-    labels = {m: i for i, m in enumerate(dict.fromkeys(per_seed[label]))}
-    table = table.sort_values(by=[label, "task"], key=lambda s: s.map(labels if s.name == label else order))
-    return table.reset_index(drop=True)
+    return summarise(both, label, [*task_order, "total"], "evaluations")
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
@@ -114,11 +120,11 @@ def aggregate_cli(args: argparse.Namespace) -> None:
     results = load_results(args.inputs)
     if args.kind == "nb201":
         per_seed = evaluations_frame(results)
-        table = summarise(per_seed, "method", [t["task"] for t in results[0]["tasks"]])
+        table = summarise_evaluations(per_seed, "method", [t["task"] for t in results[0]["tasks"]])
         md = nb201_markdown(table, per_seed)
     elif args.kind in ("sensitivity", "ablation"):
         per_seed = evaluations_frame(results, label="run")
-        table = summarise(per_seed, "run", [t["task"] for t in results[0]["tasks"]])
+        table = summarise_evaluations(per_seed, "run", [t["task"] for t in results[0]["tasks"]])
         title = "Sensitivity of KTNAS (r, m, M)" if args.kind == "sensitivity" else "Embedding ablation"
         md = f"# NAS-Bench-201: {title}\n\nEvaluations until the best architecture is found.\n\n"
         md += markdown_table(table)

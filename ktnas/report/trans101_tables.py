@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ktnas.benchmarks import get_task, load_benchmark
+from ktnas.report.tables import summarise
 
 #: paper Table III (over all 4,096 cells; ours searches the 711 bundled cells)
 PAPER_TABLE_III: dict[str, tuple[float, float, float, float]] = {
@@ -49,14 +50,8 @@ def trans101_table(
     avg = per.groupby(["method", "seed"], sort=False)["rank"].mean().reset_index(name="value")
     avg["task"] = "avg_rank"
     both = pd.concat([per[["method", "seed", "task", "value"]], avg], ignore_index=True)
-    g = both.groupby(["method", "task"], sort=False)["value"]
-    table = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n_seeds": g.count()}).reset_index()
-    order = {t: i for i, t in enumerate([*tasks, "avg_rank"])}
-    methods = {m: i for i, m in enumerate(dict.fromkeys(per["method"]))}
-    table = table.sort_values(
-        ["method", "task"], key=lambda s: s.map(methods if s.name == "method" else order)
-    )
-    table = table.reset_index(drop=True)
+    table = summarise(both, "method", [*tasks, "avg_rank"], "value")
+    methods = list(dict.fromkeys(per["method"]))
 
     bench = load_benchmark("trans101", benchmark_path)
     cols = [*tasks, "avg_rank"]
