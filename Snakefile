@@ -23,9 +23,9 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/embedding.smk"
 include: "workflow/rules/proxies.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/search.smk"
-include: "workflow/rules/trans101.smk"
-include: "workflow/rules/darts.smk"
+include: "workflow/rules/retrain.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -33,3 +33,9 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+rule darts:
+    # DARTS space (paper Tables IV-VI): snakemake darts --cores 8 --resources gpu=1
+    input:
+        darts_outputs(),

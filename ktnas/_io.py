@@ -11,13 +11,13 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from ktnas import __version__
+
+if TYPE_CHECKING:  # pandas and pyarrow are imported where Parquet is read or written (start-up cost)
+    import pandas as pd
+    import pyarrow as pa
 
 
 class KtnasError(Exception):
@@ -84,6 +84,9 @@ def write_parquet(
     path: str | os.PathLike[str], df: pd.DataFrame | pa.Table, metadata: Mapping[str, Any] | None = None
 ) -> None:
     """Write a table atomically with provenance metadata; deterministic bytes for the same input."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta.pop(b"pandas", None)  # holds library versions: would make bytes depend on the environment
@@ -95,6 +98,9 @@ def write_parquet(
 
 def read_parquet(path: str | os.PathLike[str], rebuild_hint: str) -> pd.DataFrame:
     """Read a Parquet table; a missing or corrupt file is one KtnasError naming it and how to rebuild."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     p = Path(path)
     if not p.exists():
         raise KtnasError(f"{p}: file not found; {rebuild_hint}")
@@ -105,5 +111,7 @@ def read_parquet(path: str | os.PathLike[str], rebuild_hint: str) -> pd.DataFram
 
 
 def parquet_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    import pyarrow.parquet as pq
+
     meta = pq.read_schema(path).metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items() if k != b"pandas"}

@@ -20,40 +20,24 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 
     from ktnas._io import atomic_path
     from ktnas.benchmarks import BUNDLED, bundled_path, load_benchmark
+    from ktnas.recipes import get_recipe
+    from ktnas.recipes.base import TabularRecipe
 
     source = str(args.source)
     if source != "bundled" and not Path(source).exists():
         raise FileNotFoundError(
             f"benchmark source {source!r} does not exist; give 'bundled', a folder or a file"
         )
-    if args.space == "nb201":
-        from ktnas.benchmarks import nb201
-
-        write = nb201.write_bundled
-        if source == "bundled":
-            df = None
-        elif Path(source).is_dir():
-            df = nb201.build_from_csv(source)
-        else:
-            df = nb201.convert_official(source)
-    else:
-        from ktnas.benchmarks import trans101
-
-        write = trans101.write_bundled  # type: ignore[assignment]
-        if source == "bundled":
-            df = None
-        elif Path(source).is_dir():
-            df = trans101.build_from_naslib_json(Path(source) / "naslib_zc_transbench101_micro_subset.json")
-        elif source.endswith(".json"):
-            df = trans101.build_from_naslib_json(source)
-        else:
-            df = trans101.convert_official(source)
+    recipe = get_recipe(args.space)
+    if not isinstance(recipe, TabularRecipe):
+        raise ValueError(f"space {args.space} has no tabular benchmark to build")
+    df = recipe.build_benchmark(source)
     if df is None:
         load_benchmark(args.space)  # validates the bundled table before copying it
         with atomic_path(args.out) as tmp:
             shutil.copyfile(bundled_path(BUNDLED[args.space][0]), tmp)
     else:
-        write(df, args.out)
+        recipe.write_benchmark(df, args.out)
     log.info("wrote %s (%s)", args.out, source)
 
 
@@ -114,52 +98,34 @@ def _params(text: str) -> dict[str, object]:
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
-    from ktnas.experiments import run_benchmark_search
+    from ktnas.recipes import SearchPaths
+    from ktnas.runner import clear_checkpoint, run_search
 
-    params = _params(args.params)
-    result = run_benchmark_search(
-        args.space,
-        args.method,
-        args.seed,
-        args.tasks.split(","),
-        params,
-        benchmark_path=args.benchmark,
-        embedding_path=args.embedding,
-        proxy_path=args.proxies,
-        checkpoint_path=args.checkpoint,
+    paths = SearchPaths(
+        benchmark=args.benchmark,
+        embedding=args.embedding,
+        proxies=args.proxies,
+        checkpoint=args.checkpoint,
+        data_root=args.data_root,
     )
-    write_json(args.out, result)
+    result = run_search(
+        args.space, args.method, args.seed, args.tasks.split(","), _params(args.params), paths
+    )
+    result.save(args.out)
+    clear_checkpoint(args.checkpoint)  # only once the result is safely written
     log.info("wrote %s", args.out)
 
 
 def _cmd_darts_data(args: argparse.Namespace) -> None:
-    from ktnas.darts import prepare_dataset
+    from ktnas.training.stages import prepare_dataset
 
     info = prepare_dataset(args.task, args.data_root)
     write_json(args.out, info)
     log.info("%s ready in %s: %s", args.task, args.data_root, info["sizes"])
 
 
-def _cmd_darts_search(args: argparse.Namespace) -> None:
-    from ktnas.darts import run_darts_search
-    from ktnas.search.checkpoint import Checkpointer
-
-    result = run_darts_search(
-        args.group,
-        args.method,
-        args.seed,
-        _params(args.params),
-        data_root=args.data_root,
-        checkpoint_path=args.checkpoint,
-        embedding_path=args.embedding,
-    )
-    write_json(args.out, result)
-    Checkpointer(args.checkpoint, {}).clear()  # only once the result is safely written
-    log.info("wrote %s (%.4f GPU days on %s)", args.out, result["gpu_days"], result["device_name"])
-
-
 def _cmd_darts_retrain(args: argparse.Namespace) -> None:
-    from ktnas.darts import run_darts_retrain
+    from ktnas.training.stages import run_darts_retrain
 
     result = run_darts_retrain(
         args.search,
@@ -176,21 +142,22 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
     )
 
 
-def _cmd_aggregate(args: argparse.Namespace) -> None:
-    if args.kind == "darts":
-        from ktnas.report.darts_tables import darts_cli
+def _cmd_table(args: argparse.Namespace) -> None:
+    from ktnas._io import write_text
+    from ktnas.recipes import get_recipe
 
-        darts_cli(args)
-        return
-    from ktnas.report.tables import aggregate_cli
-
-    aggregate_cli(args)
+    table, md = get_recipe(args.space).table(args.inputs, args.study, args.benchmark)
+    write_text(args.out_csv, table.to_csv(index=False, float_format="%.4f"))
+    write_text(args.out_md, md)
 
 
 def _cmd_figure(args: argparse.Namespace) -> None:
-    from ktnas.report.figures import figure_cli
+    from ktnas.benchmarks import load_benchmark
+    from ktnas.report.figures import FIGURES
+    from ktnas.results import SearchResult
 
-    figure_cli(args)
+    results = [SearchResult.load(p) for p in args.inputs]
+    FIGURES[args.kind](results, load_benchmark(args.space, args.benchmark), args.out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser(
         "benchmark", help="build a benchmark table (Parquet) from public data or official files"
     )
-    b.add_argument("--space", required=True, choices=["nb201", "trans101"])
+    b.add_argument("--space", required=True, choices=["nb201", "trans101"], help="a tabular space")
     b.add_argument(
         "--source",
         default="bundled",
@@ -236,15 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--out", type=Path, required=True)
     z.set_defaults(func=_cmd_proxies)
 
-    s = sub.add_parser("search", help="one seeded search of one method on a benchmark space")
-    s.add_argument("--space", required=True)
-    s.add_argument("--method", required=True)
+    s = sub.add_parser("search", help="one seeded search of one method on the tasks of a space")
+    s.add_argument("--space", required=True, help="nb201, trans101 or darts")
+    s.add_argument("--method", required=True, help="a method of ktnas.methods.METHODS, e.g. ktnas")
     s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--tasks", required=True, help="comma-separated task names")
+    s.add_argument("--tasks", required=True, help="comma-separated task names (DARTS: a task group's tasks)")
     s.add_argument("--params", default="{}", help="JSON object of search hyper-parameters")
     s.add_argument("--benchmark", type=Path, default=None, help="benchmark table (default: bundled)")
-    s.add_argument("--embedding", type=Path, default=None, help="embedding table (needed by ktnas)")
+    s.add_argument("--embedding", type=Path, default=None, help="embedding table (needed by transfer rank)")
     s.add_argument("--proxies", type=Path, default=None, help="proxy table (default: bundled)")
+    s.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder (DARTS)")
     s.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file: resume from it if present")
     s.add_argument("--out", type=Path, required=True)
     s.set_defaults(func=_cmd_search)
@@ -255,21 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", type=Path, required=True, help="JSON description of the splits")
     g.set_defaults(func=_cmd_darts_data)
 
-    d = sub.add_parser(
-        "darts-search", help="one seeded weight-sharing search of a method on a DARTS task group"
-    )
-    d.add_argument("--group", required=True, help="task group: cifar, mnist, medmnist or synthetic")
-    d.add_argument("--method", required=True, help="single, emtnas, ktnas_random or ktnas")
-    d.add_argument("--seed", type=int, required=True)
-    d.add_argument("--params", default="{}", help="JSON object of search hyper-parameters (ktnas.darts)")
-    d.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
-    d.add_argument("--embedding", type=Path, default=None, help="DARTS embedding table (needed by ktnas)")
-    d.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file: resume from it if present")
-    d.add_argument("--out", type=Path, required=True)
-    d.set_defaults(func=_cmd_darts_search)
-
     r = sub.add_parser("darts-retrain", help="retrain a found DARTS genotype from scratch and test it")
-    r.add_argument("--search", type=Path, required=True, help="result JSON of `ktnas darts-search`")
+    r.add_argument("--search", type=Path, required=True, help="result JSON of `ktnas search --space darts`")
     r.add_argument("--task", required=True)
     r.add_argument("--params", default="{}", help="JSON object of retraining settings (RetrainConfig)")
     r.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
@@ -279,18 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True)
     r.set_defaults(func=_cmd_darts_retrain)
 
-    a = sub.add_parser("aggregate", help="tables (CSV + Markdown) from search results")
-    a.add_argument("--kind", required=True, choices=["nb201", "trans101", "sensitivity", "ablation", "darts"])
+    a = sub.add_parser("table", help="a results table (CSV + Markdown) from per-seed result files")
+    a.add_argument("--space", required=True, help="nb201, trans101 or darts")
+    a.add_argument("--study", default="main", help="main, sensitivity, ablation; DARTS: the task group")
     a.add_argument("--inputs", nargs="+", type=Path, required=True)
     a.add_argument("--out-csv", type=Path, required=True)
     a.add_argument("--out-md", type=Path, required=True)
     a.add_argument("--benchmark", type=Path, default=None)
-    a.set_defaults(func=_cmd_aggregate)
+    a.set_defaults(func=_cmd_table)
 
-    f = sub.add_parser("figure", help="figures (PNG) from search results or benchmarks")
-    f.add_argument(
-        "--kind", required=True, choices=["nb201_convergence", "nb201_transfer_rank", "trans101_kendall"]
-    )
+    f = sub.add_parser("figure", help="a figure (PNG) from search results and a benchmark table")
+    f.add_argument("--kind", required=True, choices=["convergence", "transfer_rank", "kendall"])
+    f.add_argument("--space", required=True, help="a tabular space: nb201 or trans101")
     f.add_argument("--inputs", nargs="*", type=Path, default=[])
     f.add_argument("--benchmark", type=Path, default=None)
     f.add_argument("--out", type=Path, required=True)

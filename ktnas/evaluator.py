@@ -1,4 +1,4 @@
-"""The evaluator: the only way a search sees benchmark metrics (spec §6.1, decision 2).
+"""The evaluator: the only way a search sees benchmark metrics (docs/method.md §6.1, decision 2).
 
 One evaluation is the first query of a (task, architecture) pair; cached re-queries are free. The
 evaluator also knows the task's optimum so that a run can report "evaluations until the best
@@ -8,11 +8,14 @@ architecture was first queried" without the search ever seeing it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ktnas.benchmarks import Benchmark, TaskSpec
+from ktnas.search.problem import Problem
+
+if TYPE_CHECKING:
+    from ktnas.benchmarks import Benchmark, TaskSpec
 
 
 class Evaluator:
@@ -51,9 +54,6 @@ class Evaluator:
                 self.found_at = len(self.queried)
         return value
 
-    def query_many(self, archs: Sequence[str]) -> list[float]:
-        return [self.query(a) for a in archs]
-
     def seen(self, arch: str) -> bool:
         return arch in self._seen
 
@@ -72,3 +72,65 @@ class Evaluator:
         self.queried, self._seen, self.found_at = [], set(), None
         for arch in state["queried"]:
             self.query(arch)
+
+
+class BenchmarkProblem(Problem):
+    """A tabular-benchmark task: queries are counted; optionally stops once the optimum is queried."""
+
+    def __init__(self, evaluator: Evaluator, max_evaluations: int, stop_at_optimum: bool) -> None:
+        if max_evaluations < 1:
+            raise ValueError(f"max_evaluations must be >= 1, got {max_evaluations}")
+        self.evaluator = evaluator
+        self.name = evaluator.task.name
+        self.max_evaluations = max_evaluations
+        self.stop_at_optimum = stop_at_optimum
+
+    def query(self, archs: Sequence[str]) -> list[float]:
+        """Fitness of ``archs``; over budget, unseen cells get -inf (never selected, never counted)."""
+        out = []
+        for a in archs:
+            if self.evaluator.n_queries >= self.max_evaluations and not self.evaluator.seen(a):
+                out.append(float("-inf"))
+            else:
+                out.append(self.evaluator.query(a))
+        return out
+
+    def evaluate_initial(self, archs: Sequence[str]) -> list[float]:
+        return self.query(archs)
+
+    def evaluate_generation(
+        self, generation: int, parents: Sequence[str], transferred: Sequence[str], offspring: Sequence[str]
+    ) -> tuple[list[float] | None, list[float]]:
+        return None, self.query(offspring)
+
+    def seen(self, arch: str) -> bool:
+        return self.evaluator.seen(arch)
+
+    def finished(self) -> bool:
+        if self.stop_at_optimum and self.evaluator.found:
+            return True
+        return self.evaluator.n_queries >= self.max_evaluations
+
+    def trace_fields(self) -> dict[str, Any]:
+        return {"n_queries": self.evaluator.n_queries}
+
+    def summary(self) -> dict[str, Any]:
+        return {"found_at": self.evaluator.found_at, "n_queries": self.evaluator.n_queries}
+
+    def evaluated(self) -> tuple[list[str], list[float]]:
+        """Every queried architecture and its fitness, in query order (a predictor's training set)."""
+        ev = self.evaluator
+        return list(ev.queried), [ev.query(a) for a in ev.queried]
+
+    def best_queried(self) -> tuple[str, float]:
+        """The best architecture queried so far and its fitness (cached: costs nothing)."""
+        ev = self.evaluator
+        fits = np.asarray([ev.query(a) for a in ev.queried], dtype=np.float64)
+        i = int(np.nanargmax(fits))
+        return ev.queried[i], float(fits[i])
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.evaluator.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.evaluator.load_state_dict(state)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ktnas.config import load_config, nb201_runs, validate_config
+from ktnas.config import expand_runs, load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,9 +67,9 @@ def test_bad_config_is_one_clear_message(config, message):
 def test_shipped_configs_are_valid_and_expand_to_runs():
     for name in ("config.yaml", "test.yaml"):
         cfg = load_config(ROOT / "config" / name)
-        runs = nb201_runs(cfg)
-        assert "ktnas" in runs and all(r.seeds >= 1 for r in runs.values())
-    full = nb201_runs(load_config(ROOT / "config" / "config.yaml"))
+        runs = expand_runs(cfg)["nb201"]
+        assert "ktnas" in runs and all(len(r.seeds) >= 1 for r in runs.values())
+    full = expand_runs(load_config(ROOT / "config" / "config.yaml"))["nb201"]
     assert {r.method for r in full.values()} == {
         "rs",
         "rea",
@@ -95,3 +95,50 @@ def test_unreadable_yaml(tmp_path):
     bad.write_text("nb201: [unclosed")
     with pytest.raises(ValueError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_validating_the_config_imports_neither_pandas_nor_torch():
+    """The Snakefile validates the config at DAG-parse time: that must not load the heavy stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ktnas.config import load_config, expand_runs; "
+        f"runs = expand_runs(load_config({str(ROOT / 'config' / 'config.yaml')!r})); "
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'torch', 'pyarrow')); "
+        "print(sum(map(len, runs.values())), heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    n_runs, heavy = out.split(" ", 1)
+    assert int(n_runs) > 20 and heavy.strip() == "[]"
+
+
+def _fields(cls):
+    from dataclasses import MISSING, fields
+
+    return {f.name: (None if f.default is MISSING else f.default) for f in fields(cls)}
+
+
+def test_schema_lists_exactly_the_parameter_model():
+    """One parameter model: the schema's method sections are the dataclasses' fields, the shown DARTS
+    defaults are the dataclass defaults, and the method enums are the method registry."""
+    from ktnas.config import schema
+    from ktnas.methods import METHODS
+    from ktnas.params import BenchmarkParams, DartsParams
+
+    defs = schema()["$defs"]
+    assert set(defs["search_params"]["properties"]) == set(_fields(BenchmarkParams))
+    assert set(defs["darts_search"]["properties"]) == set(_fields(DartsParams))
+    shown = schema()["properties"]["darts"]["properties"]["search"]["default"]
+    assert shown == _fields(DartsParams)
+    assert defs["methods"]["propertyNames"]["enum"] == list(METHODS)
+    darts_methods = schema()["properties"]["darts"]["properties"]["methods"]["items"]["enum"]
+    assert darts_methods == [m.name for m in METHODS.values() if m.multitask]
+
+
+def test_retrain_schema_lists_exactly_the_retrain_config():
+    from ktnas.config import schema
+    from ktnas.training.retrain import RetrainConfig
+
+    props = set(schema()["$defs"]["darts_retrain"]["properties"])
+    assert props == set(_fields(RetrainConfig)) - {"channels_last", "data_on_device"}  # device switches

@@ -1,4 +1,4 @@
-"""Issue "DARTS cell space", items 2-6: weight-sharing multi-task search (spec §5.3-§5.7), retraining
+"""DARTS cell space: weight-sharing multi-task search (docs/method.md §5.3-§5.7), retraining
 (§5.9), tables and the `darts` Snakemake target, all on the generated ``synthetic`` tasks on CPU."""
 
 from __future__ import annotations
@@ -21,11 +21,16 @@ import torch
 import yaml
 
 from ktnas.cli import main
-from ktnas.config import darts_retrain_params, darts_search_params, load_config, validate_config
-from ktnas.darts import GROUPS, retrain_config, run_darts_search, search_params, task_seed
+from ktnas.config import load_config, validate_config
 from ktnas.embedding import build_embedding
+from ktnas.recipes import SearchPaths, get_recipe
+from ktnas.recipes.base import task_seed
+from ktnas.recipes.darts import GROUPS, darts_retrain_params, darts_search_params, get_group
+from ktnas.runner import run_search
 from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import load_splits
+from ktnas.training.search_task import SearchConfig
+from ktnas.training.stages import retrain_config, run_darts_retrain
 
 ROOT = Path(__file__).resolve().parents[1]
 KTNAS = [sys.executable, "-m", "ktnas"]
@@ -40,6 +45,7 @@ RETRAIN_TINY = {
     "epochs": 1, "channels": 4, "layers": 5, "batch_size": 32, "eval_batch_size": 128, "cutout": 4,
     "max_batches_per_epoch": 2, "max_test_images": 64, "device": "cpu",
 }  # fmt: skip
+SYNTHETIC = "synthetic,synthetic_b"
 TIMING = ("search_seconds", "gpu_days", "images_per_s", "seconds", "device_name")
 
 
@@ -70,10 +76,10 @@ def embedding(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory, embedding) -> tuple[Path, dict]:
-    """`ktnas darts-search` of KTNAS over the two synthetic tasks, with a checkpoint."""
+    """`ktnas search --space darts` of KTNAS over the two synthetic tasks, with a checkpoint."""
     d = tmp_path_factory.mktemp("search")
     out, ckpt = d / "seed0.json", d / "ckpt" / "seed0.json"
-    args = ["darts-search", "--group", "synthetic", "--method", "ktnas", "--seed", "0", "--params", json.dumps(TINY),
+    args = ["search", "--space", "darts", "--tasks", SYNTHETIC, "--method", "ktnas", "--seed", "0", "--params", json.dumps(TINY),
             "--embedding", str(embedding), "--checkpoint", str(ckpt), "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     assert not ckpt.exists() and not ckpt.with_suffix(".d").exists()  # removed once the result is written
@@ -81,6 +87,8 @@ def searched(tmp_path_factory, embedding) -> tuple[Path, dict]:
 
 
 # -- registries, parameters and config (no training) ----------------------------------------------------
+def search_params(group, params=None):
+    return get_recipe("darts").params(get_group(group).tasks, params)
 
 
 def test_groups_and_their_defaults():
@@ -91,24 +99,27 @@ def test_groups_and_their_defaults():
     med = search_params("medmnist")
     assert (med.population_size, med.channels, med.drop_path_start) == (40, 48, 25)
     assert search_params("medmnist", {"population_size": 30}).population_size == 30
-    assert search_params("cifar").search_config(7).seed == 7
+    hp = search_params("cifar")
+    assert SearchConfig(**hp.supernet(), generations=hp.generations, seed=7).channels == 20
     assert task_seed(0, 0) != task_seed(0, 1) != task_seed(1, 1)
     assert retrain_config("cifar10").channels == 48 and retrain_config("cifar100").channels == 42
     assert retrain_config("organsmnist", {"epochs": 3}, seed=4).channels == 20
     assert retrain_config("organsmnist", {"epochs": 3}, seed=4).seed == 4
-    with pytest.raises(ValueError, match=r"unknown DARTS search hyper-parameter\(s\) \['K'\]"):
+    with pytest.raises(ValueError, match=r"unknown search hyper-parameter\(s\) \['K'\]"):
         search_params("cifar", {"K": 3})
     with pytest.raises(ValueError, match="unknown DARTS task group 'imagenet'"):
         search_params("imagenet")
-    with pytest.raises(ValueError, match="M must be in 0..K"):
+    with pytest.raises(ValueError, match="M=30 exceeds population_size K=20"):
         search_params("cifar", {"n_transferred": 30})
 
 
 def test_bad_method_and_missing_embedding_fail_before_training():
-    with pytest.raises(ValueError, match="unknown DARTS-space method 'rea'"):
-        run_darts_search("synthetic", "rea", 0, TINY)
+    with pytest.raises(ValueError, match="'rea' is a single-task benchmark search; space darts"):
+        run_search("darts", "rea", 0, GROUPS["synthetic"].tasks, TINY)
     with pytest.raises(ValueError, match="ktnas embed --space darts"):
-        run_darts_search("synthetic", "ktnas", 0, TINY)
+        run_search("darts", "ktnas", 0, GROUPS["synthetic"].tasks, TINY, SearchPaths())
+    with pytest.raises(ValueError, match="not a task group"):
+        run_search("darts", "single", 0, ["synthetic"], TINY)
 
 
 def test_config_darts_section_validates_and_merges():
@@ -131,7 +142,7 @@ def test_config_darts_section_validates_and_merges():
     bad = copy.deepcopy(raw)
     bad["darts"]["search"]["n_transferred"] = 5
     with pytest.raises(
-        ValueError, match=r"darts.groups.synthetic: M=n_transferred=5 exceeds population_size K=4"
+        ValueError, match=r"darts.groups.synthetic: n_transferred: M=5 exceeds population_size K=4"
     ):
         validate_config(bad)
     bad = copy.deepcopy(raw)
@@ -160,7 +171,7 @@ def test_second_synthetic_task_is_another_dataset(tmp_path):
     assert torch.equal(load_splits("synthetic_b").train.images, b.train.images)
 
 
-# -- search (spec §3.4 with §5.5-§5.7) --------------------------------------------------------------------
+# -- search (docs/method.md §3.4 with §5.5-§5.7) --------------------------------------------------------------------
 
 
 def test_two_task_ktnas_search_finds_valid_genotypes(searched):
@@ -187,7 +198,7 @@ def test_two_task_ktnas_search_finds_valid_genotypes(searched):
 @pytest.mark.slow
 def test_sigkill_mid_search_then_resume_matches_uninterrupted(tmp_path, embedding):
     params = dict(TINY, generations=5)
-    cmd = [*KTNAS, "darts-search", "--group", "synthetic", "--method", "ktnas", "--seed", "3",
+    cmd = [*KTNAS, "search", "--space", "darts", "--tasks", SYNTHETIC, "--method", "ktnas", "--seed", "3",
            "--params", json.dumps(params), "--embedding", str(embedding)]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")
     ref = tmp_path / "ref.json"
@@ -253,8 +264,8 @@ def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
 
     csv_path, md = tmp_path / "darts.csv", tmp_path / "darts.md"
     args = [
-        "aggregate",
-        "--kind",
+        "table",
+        "--space",
         "darts",
         "--inputs",
         *map(str, outs),
@@ -288,8 +299,6 @@ def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
     assert "| ktnas |" in md.read_text()
 
     with pytest.raises(ValueError, match="not in the search result"):
-        from ktnas.darts import run_darts_retrain
-
         run_darts_retrain(res, "cifar10", RETRAIN_TINY)
 
 
@@ -316,13 +325,13 @@ def test_darts_target_is_separate_from_the_default_target(tmp_path):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts["darts_search"] == 2 and counts["darts_retrain"] == 4  # 2 methods x 1 seed (x 2 tasks)
-    assert counts["embed_darts"] == 1 and counts["darts_table"] == 1 and counts["darts_data"] == 2
+    assert counts["search"] == 2 and counts["retrain"] == 4  # 2 methods x 1 seed (x 2 tasks)
+    assert counts["embed"] == 1 and counts["table"] == 1 and counts["data"] == 2
     assert "gpu=1" in out.stdout
     default = _snakemake(tmp_path)
     assert default.returncode == 0, default.stderr
-    rules = set(re.findall(r"^rule (\w+):", default.stdout, flags=re.MULTILINE))
-    assert "search_nb201" in rules and not any("darts" in r for r in rules)
+    assert "results/search/nb201/" in default.stdout and "results/search/darts/" not in default.stdout
+    assert not re.search(r"^rule (retrain|data):", default.stdout, flags=re.MULTILINE)
 
 
 def test_full_scale_search_params_match_the_spec_decisions():

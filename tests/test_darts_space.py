@@ -1,4 +1,4 @@
-"""DARTS cell space (spec §5.1–§5.2, tokens §4.3, Appendix A genotypes)."""
+"""DARTS cell space (docs/method.md §5.1–§5.2, tokens §4.3, Appendix A genotypes)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ktnas.spaces.darts import (
 SPACE = DartsSpace()
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
-# spec Appendix A (retraining convention: input 0 = older), [(op, input)] for nodes 2..6
+# docs/method.md Appendix A (retraining convention: input 0 = older), [(op, input)] for nodes 2..6
 KT_C10 = {
     "normal": [("Identity", 1), ("AVG", 1), ("MAX", 1), ("DW3", 1), ("DW3", 1), ("DC7", 2), ("DC5", 0), ("MAX", 4), ("DW3", 0), ("DW7", 4)],
     "normal_concat": [3, 5, 6],

@@ -30,7 +30,7 @@ from ktnas.training.supernet import Supernet
 
 SPACE = DartsSpace()
 
-# spec Appendix A, retraining convention (input 0 = older)
+# docs/method.md Appendix A, retraining convention (input 0 = older)
 KT_C10 = (
     [("Identity", 1), ("AVG", 1), ("MAX", 1), ("DW3", 1), ("DW3", 1), ("DC7", 2), ("DC5", 0), ("MAX", 4), ("DW3", 0), ("DW7", 4)],
     [("MAX", 1), ("DC7", 1), ("Identity", 0), ("DC5", 1), ("DW5", 0), ("AVG", 0), ("AVG", 4), ("MAX", 3), ("DC3", 3), ("MAX", 0)],

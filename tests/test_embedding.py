@@ -1,4 +1,4 @@
-"""Architecture embedding (spec §4.3): acceptance properties 1–7 on every space, encoders, Parquet I/O.
+"""Architecture embedding (docs/method.md §4.3): acceptance properties 1–7 on every space, encoders, Parquet I/O.
 
 The node2vec tables here use a small corpus and dimension (``SMALL``) so the file stays fast; the
 default configuration is exercised by the slow test at the end and by benchmarks/embedding_speed.py.

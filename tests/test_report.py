@@ -27,8 +27,8 @@ def test_nb201_table_means_stds_and_totals(tmp_path):
     assert (
         main(
             [
-                "aggregate",
-                "--kind",
+                "table",
+                "--space",
                 "nb201",
                 "--inputs",
                 *map(str, inputs),
@@ -57,8 +57,10 @@ def test_variants_of_one_method_stay_apart(tmp_path):
     assert (
         main(
             [
-                "aggregate",
-                "--kind",
+                "table",
+                "--space",
+                "nb201",
+                "--study",
                 "sensitivity",
                 "--inputs",
                 *map(str, inputs),

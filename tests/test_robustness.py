@@ -154,8 +154,8 @@ def test_search_and_table_are_byte_identical_across_runs(tmp_path):
         assert (
             main(
                 [
-                    "aggregate",
-                    "--kind",
+                    "table",
+                    "--space",
                     "nb201",
                     "--inputs",
                     str(res),

@@ -1,4 +1,4 @@
-"""Evaluator counting, single-task baselines and the multi-task loop (Algorithm 4, spec §3.4)."""
+"""Evaluator counting, single-task baselines and the multi-task loop (Algorithm 4, docs/method.md §3.4)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from ktnas.benchmarks import get_task, load_benchmark
-from ktnas.evaluator import Evaluator
-from ktnas.experiments import run_benchmark_search, searchable_space
+from ktnas.evaluator import BenchmarkProblem, Evaluator
+from ktnas.params import LoopParams
+from ktnas.recipes.base import searchable_space
+from ktnas.runner import run_search
 from ktnas.search.checkpoint import Checkpointer
-from ktnas.search.multitask import MultiTaskConfig, MultiTaskSearch, make_policy
-from ktnas.search.problem import BenchmarkProblem
+from ktnas.search.multitask import MultiTaskSearch
+from ktnas.search.policies import make_policy
 from ktnas.search.reproduction import ProxyREA
 from ktnas.search.single import aging_evolution, random_search
 from ktnas.spaces import get_space
@@ -71,8 +73,8 @@ def test_random_search_finds_optimum_and_is_deterministic(nb201):
         (p,) = _problems(nb201, ["cifar100"])
         runs.append(random_search(space, p, np.random.default_rng(3)))
     assert runs[0] == runs[1]
-    assert runs[0]["found_at"] == runs[0]["n_queries"] and 1 <= runs[0]["found_at"] <= 15625
-    assert runs[0]["best_fitness"] == pytest.approx(73.4933, abs=1e-3)
+    assert runs[0].found_at == runs[0].n_queries and 1 <= runs[0].found_at <= 15625
+    assert runs[0].best_fitness == pytest.approx(73.4933, abs=1e-3)
 
 
 def test_aging_evolution_beats_random_on_average(nb201):
@@ -80,7 +82,7 @@ def test_aging_evolution_beats_random_on_average(nb201):
     found = []
     for seed in range(5):
         (p,) = _problems(nb201, ["cifar10"])
-        found.append(aging_evolution(space, p, np.random.default_rng(seed))["found_at"])
+        found.append(aging_evolution(space, p, np.random.default_rng(seed)).found_at)
     assert all(f is not None for f in found)
     assert np.mean(found) < 7800  # random search needs about half the space on average
 
@@ -89,7 +91,7 @@ def test_aging_evolution_beats_random_on_average(nb201):
 def test_multitask_invariants(nb201, policy):
     space = get_space("nb201")
     problems = _problems(nb201, TASKS, stop=False)
-    cfg = MultiTaskConfig(generations=15)
+    cfg = LoopParams(generations=15)
     search = MultiTaskSearch(
         space,
         problems,
@@ -97,19 +99,18 @@ def test_multitask_invariants(nb201, policy):
         make_policy(policy, 3, _onehot_distance(space)),
         cfg,
         np.random.default_rng(0),
-        progress=False,
     )
     out = search.run()
-    assert [o["task"] for o in out] == TASKS
+    assert [o.task for o in out] == TASKS
     for task, o in zip(search.tasks, out, strict=True):
         assert len(task.population) == cfg.population_size
         assert len({i.arch for i in task.population}) == cfg.population_size
         fits = [i.fitness for i in task.population]
         assert fits == sorted(fits, reverse=True)
-        assert len(o["trace"]) == 15
-        best = [t["best_fitness"] for t in o["trace"]]
+        assert len(o.trace) == 15
+        best = [t["best_fitness"] for t in o.trace]
         assert best == sorted(best)  # elitist: the best never gets worse
-        for t in o["trace"][1:]:
+        for t in o.trace[1:]:
             assert len(t["transferred"]) == (0 if policy == "none" else 4) or policy == "adaptive"
     if policy != "none":
         assert any(len(t.hts) > 0 for t in search.tasks)
@@ -123,9 +124,8 @@ def test_transferred_come_from_other_tasks(nb201):
         problems,
         ProxyREA(None),
         make_policy("random", 3),
-        MultiTaskConfig(generations=3),
+        LoopParams(generations=3),
         np.random.default_rng(1),
-        progress=False,
     )
     search.run()
     for i, task in enumerate(search.tasks):
@@ -144,9 +144,8 @@ def test_multitask_runs_for_2_and_4_tasks(n_tasks):
         problems,
         ProxyREA(None),
         make_policy("rank", n_tasks, _onehot_distance(space)),
-        MultiTaskConfig(generations=5),
+        LoopParams(generations=5),
         np.random.default_rng(0),
-        progress=False,
     )
     out = search.run()
     assert len(out) == n_tasks
@@ -182,10 +181,9 @@ def test_resume_after_crash_gives_identical_result(nb201, tmp_path, policy):
             problems,
             ProxyREA(None),
             make_policy(policy, 3, dist),
-            MultiTaskConfig(generations=12),
+            LoopParams(generations=12),
             np.random.default_rng(7),
             ckpt,
-            progress=False,
         )
 
     reference = search(_problems(nb201, TASKS, stop=False), None).run()
@@ -201,28 +199,28 @@ def test_resume_after_crash_gives_identical_result(nb201, tmp_path, policy):
 
 def test_config_errors_from_driver():
     with pytest.raises(ValueError, match="K must be >= 2"):
-        MultiTaskConfig(population_size=1)
+        LoopParams(population_size=1)
     with pytest.raises(ValueError, match=r"r must be in \(0, 1\]"):
-        MultiTaskConfig(elite_ratio=0)
-    with pytest.raises(ValueError, match="M must be in 0..K"):
-        MultiTaskConfig(n_transferred=11)
+        LoopParams(elite_ratio=0)
+    with pytest.raises(ValueError, match="M=11 exceeds population_size K=10"):
+        LoopParams(n_transferred=11)
     with pytest.raises(ValueError, match="unknown transfer policy"):
         make_policy("bogus", 3)
 
 
 def test_run_benchmark_search_rejects_bad_input():
     with pytest.raises(ValueError, match="unknown method 'foo'"):
-        run_benchmark_search("nb201", "foo", 0, TASKS)
+        run_search("nb201", "foo", 0, TASKS)
     with pytest.raises(ValueError, match="seed must be a non-negative"):
-        run_benchmark_search("nb201", "rs", -1, TASKS)
+        run_search("nb201", "rs", -1, TASKS)
     with pytest.raises(ValueError, match=r"unknown or repeated task\(s\) \['mnist'\]"):
-        run_benchmark_search("nb201", "rs", 0, ["mnist"])
+        run_search("nb201", "rs", 0, ["mnist"])
     with pytest.raises(ValueError, match="unknown or repeated"):
-        run_benchmark_search("nb201", "rs", 0, ["cifar10", "cifar10"])
-    out = run_benchmark_search("nb201", "rea", 0, ["imagenet16", "cifar10"], {"max_evaluations": 20})
-    assert [t["task"] for t in out["tasks"]] == ["imagenet16", "cifar10"]
+        run_search("nb201", "rs", 0, ["cifar10", "cifar10"])
+    out = run_search("nb201", "rea", 0, ["imagenet16", "cifar10"], {"max_evaluations": 20})
+    assert [t.task for t in out.tasks] == ["imagenet16", "cifar10"]
     with pytest.raises(ValueError, match="unknown search hyper-parameter"):
-        run_benchmark_search("nb201", "rs", 0, TASKS, {"K": 3})
+        run_search("nb201", "rs", 0, TASKS, {"K": 3})
 
 
 @pytest.mark.parametrize("p_m", [0.0, 1.0])

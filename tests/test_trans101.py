@@ -1,9 +1,10 @@
 """TransNAS-Bench-101 micro: bundled table, NASLib mapping evidence, official conversion, restricted
-space, GCN predictor and the Kendall-τ figure (spec §6.2, Fig. 2)."""
+space, GCN predictor and the Kendall-τ figure (docs/method.md §6.2, Fig. 2)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from ktnas.spaces.restricted import RestrictedSpace
 from ktnas.spaces.trans101 import Trans101Space
 
 SPACE = Trans101Space()
-JSON_PATH = tb.default_json_path()
+#: the public NASLib export the bundled table is built from (DATA.md); provenance tests need it
+JSON_PATH = Path(os.environ.get("KTNAS_SOURCE_DATA", "source-data-not-given")) / tb.NASLIB_JSON
 
 #: the subset's optima (report unit), measured on the bundled table; the paper's 46.32 / 54.94 / 59.38
 #: are over all 4,096 cells

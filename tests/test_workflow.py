@@ -54,14 +54,9 @@ def test_dry_run_of_test_config_lists_every_stage(tmp_path):
     out = _snakemake(tmp_path, ROOT / "config" / "test.yaml", "-n")
     assert out.returncode == 0, out.stderr + out.stdout
     rules = {r for r, _ in _jobs(out.stdout)}
-    assert {
-        "benchmark_nb201",
-        "embed_nb201",
-        "search_nb201",
-        "table_nb201",
-        "search_trans101",
-        "table_trans101",
-    } <= rules
+    assert {"benchmark", "embed", "search", "table", "figure"} <= rules
+    searched = {w.split(",")[0] for r, w in _jobs(out.stdout) if r == "search"}
+    assert searched == {"space=nb201", "space=trans101"}
 
 
 def test_bad_config_fails_before_any_job(tmp_path):
@@ -83,7 +78,7 @@ def test_rerun_only_what_changed(tmp_path):
     cfg.write_text(yaml.safe_dump(config))
     first = _snakemake(tmp_path, cfg)
     assert first.returncode == 0, first.stderr[-3000:]
-    table = (tmp_path / "results/tables/nb201_evaluations.csv").read_text()
+    table = (tmp_path / "results/tables/nb201_main.csv").read_text()
     assert table.splitlines()[0] == "method,task,mean,std,n_seeds"
 
     again = _snakemake(tmp_path, cfg, "-n")
@@ -93,9 +88,9 @@ def test_rerun_only_what_changed(tmp_path):
     cfg.write_text(yaml.safe_dump(config))
     changed = _snakemake(tmp_path, cfg, "-n")
     jobs = _jobs(changed.stdout)
-    searches = sorted(w for r, w in jobs if r == "search_nb201")
-    assert searches == ["run=rea, seed=0", "run=rea, seed=1"]
-    assert {r for r, _ in jobs} == {"search_nb201", "table_nb201", "all"}
+    searches = sorted(w for r, w in jobs if r == "search")
+    assert searches == ["space=nb201, run=rea, seed=0", "space=nb201, run=rea, seed=1"]
+    assert {r for r, _ in jobs} == {"search", "table", "all"}
 
 
 def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):
@@ -106,7 +101,7 @@ def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):
         yaml.safe_dump(
             {
                 "proxies": {"source": "compute", "proxies": ["synflow"], "chunks": 2, "limit": 2},
-                "nb201": {"tasks": ["cifar10", "imagenet16"], "seeds": 1, "methods": {"rs": {}}},
+                "nb201": {"tasks": ["cifar10", "imagenet16"], "seeds": 1, "methods": {"rs": {}, "zero": {}}},
                 "trans101": {"methods": {}},
             }
         )
@@ -116,6 +111,9 @@ def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):
     df = pd.read_parquet(tmp_path / "results/proxies/nb201.parquet")
     assert sorted(df["dataset"].unique()) == ["cifar10", "imagenet16"] and len(df) == 2 * 2 * 2
     assert df["synflow"].notna().all()
-    # the searches then read the computed table instead of the bundled one
+    # the searches that use a proxy then read the computed table instead of the bundled one; rs reads none
     dry = _snakemake(tmp_path, cfg, "-n")
-    assert "--proxies results/proxies/nb201.parquet" in dry.stdout
+    commands = re.findall(r"ktnas search .*?2> \S+", dry.stdout.replace("\n", " "))
+    assert len(commands) == 2
+    for cmd in commands:
+        assert ("--proxies results/proxies/nb201.parquet" in cmd) == ("--method zero" in cmd)

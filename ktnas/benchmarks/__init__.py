@@ -8,7 +8,6 @@ task names.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -72,9 +71,6 @@ class Benchmark:
     def archs(self) -> list[str]:
         return list(self.table.index)
 
-    def column(self, name: str) -> pd.Series:
-        return self.table[name]
-
 
 def bundled_path(filename: str) -> Path:
     """Path of a table shipped inside the package (``ktnas/benchmarks/data``)."""
@@ -83,9 +79,6 @@ def bundled_path(filename: str) -> Path:
 
 #: space name -> (bundled file name, how to rebuild it)
 BUNDLED: dict[str, tuple[str, str]] = {}
-
-#: space name -> post-load hook registering tasks (imported lazily to keep start-up cheap)
-_LOADERS: dict[str, Callable[[], None]] = {}
 
 
 @cache
@@ -119,3 +112,9 @@ def _import_space_tasks(space: str) -> None:
         if err.name == f"ktnas.benchmarks.{space}":
             raise ValueError(f"unknown benchmark space {space!r}") from None
         raise
+
+
+def tasks_of(space: str) -> tuple[str, ...]:
+    """Names of the tasks a space's benchmark defines, in registration order."""
+    _import_space_tasks(space)
+    return tuple(t.name for t in TASKS.values() if t.space == space)

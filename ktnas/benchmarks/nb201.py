@@ -1,4 +1,4 @@
-"""NAS-Bench-201 benchmark table (Dong & Yang, ICLR 2020; spec §6.1): tasks cifar10, cifar100, imagenet16.
+"""NAS-Bench-201 benchmark table (Dong & Yang, ICLR 2020; docs/method.md §6.1): tasks cifar10, cifar100, imagenet16.
 
 One row per cell in the official benchmark order (column ``index``), keyed by the canonical cell string
 (``arch``). Per task ``t`` the columns are
@@ -10,7 +10,7 @@ One row per cell in the official benchmark order (column ``index``), keyed by th
 * ``t_params_mb``      parameters (MB), ``t_train_time_s`` total 200-epoch training time (s),
 * ``t_valid_acc_12ep`` 12-epoch x-valid accuracy (the API's ``hp='12'``; a cheap low-fidelity signal).
 
-Two ways to get the table: :func:`build_from_csv` from the public CSV exports in the shared data folder
+Two ways to get the table: :func:`build_from_csv` from the public CSV exports (DATA.md)
 (what the bundled ``data/nb201.parquet`` is built from; see DATA.md for sources and reconstructed columns),
 or :func:`convert_official` from the official NB201 ``.pth`` file (or the NATS-Bench topology file).
 """
@@ -79,7 +79,7 @@ SCHEMA: dict[str, str] = {"index": "int32", "arch": "object"} | {
     for m in METRICS
 }
 
-#: the public CSV exports this table is built from (see /work/shared/data/README.md and DATA.md)
+#: the public CSV exports this table is built from (see DATA.md)
 CSV_SOURCES: dict[str, dict[str, str]] = {
     "nb201_cifar10_naswot.csv": {
         "sha256": "6214c9a5cd40601314f96c1fdd73069b3e55f2676fcf1f8e214084f99e8b2ac3",
@@ -130,11 +130,6 @@ _OFFICIAL_DATASETS: dict[str, tuple[str, str]] = {
 
 
 # -- building from the public CSV exports ----------------------------------------------------------------
-def default_data_dir() -> Path:
-    """The shared data folder of a source checkout: ``<repo>/../shared/data``."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
 def sha256_file(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -160,13 +155,13 @@ def _verified_csv(data_dir: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def build_from_csv(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def build_from_csv(data_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Build the NB201 table (:data:`SCHEMA`, official index order) from the three public CSV exports.
 
-    ``data_dir`` defaults to :func:`default_data_dir`. Every input is checked against its sha256, and every
-    row's cell string against :meth:`NB201Space.from_index` (spec §6.1).
+    ``data_dir`` is the folder holding them (DATA.md). Every input is checked against its sha256, and every
+    row's cell string against :meth:`NB201Space.from_index` (docs/method.md §6.1).
     """
-    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    folder = Path(data_dir)
     frames = {name: _verified_csv(folder, name) for name in CSV_SOURCES}
     space = NB201Space()
     expected_archs = space.all_archs()
@@ -231,7 +226,7 @@ def _to_schema(table: pd.DataFrame, *, strict: bool) -> pd.DataFrame:
 
 # -- converting the official benchmark file ----------------------------------------------------------------
 def convert_official(path: str | os.PathLike[str], *, require_complete: bool = True) -> pd.DataFrame:
-    """Convert the official NAS-Bench-201 file into the :data:`SCHEMA` table (spec §6.1).
+    """Convert the official NAS-Bench-201 file into the :data:`SCHEMA` table (docs/method.md §6.1).
 
     ``path``: ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth`` (read with the
     ``nas-bench-201`` package), or the NATS-Bench topology file ``NATS-tss-v1_0-3ffb9-simple`` (folder) /

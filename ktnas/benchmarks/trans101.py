@@ -1,4 +1,4 @@
-"""TransNAS-Bench-101 micro benchmark (Duan et al., CVPR 2021; spec §6.2).
+"""TransNAS-Bench-101 micro benchmark (Duan et al., CVPR 2021; docs/method.md §6.2).
 
 The bundled table ``data/trans101.parquet`` holds the 711 micro cells (of 4,096) for which NASLib's
 zero-cost benchmark file records the validation metric of all 7 tasks plus 11 zero-cost proxy scores.
@@ -156,11 +156,6 @@ def naslib_to_official(op_indices: Sequence[int] | str) -> str:
     return f"{PREFIX}{d[0]}_{d[1:3]}_{d[3:6]}"
 
 
-def default_json_path() -> Path:
-    """The NASLib file in the shared data folder of a source checkout: ``<repo>/../shared/data``."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / NASLIB_JSON
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -170,7 +165,7 @@ def _sha256(path: Path) -> str:
 
 
 def build_from_naslib_json(path: str | os.PathLike[str], check_sha256: bool = True) -> pd.DataFrame:
-    """One row per architecture from NASLib's ``zc_transbench101_micro.json`` (spec §6.2).
+    """One row per architecture from NASLib's ``zc_transbench101_micro.json`` (docs/method.md §6.2).
 
     ``check_sha256`` compares against the file documented in the data README (the 711-cell subset).
     """
@@ -321,7 +316,7 @@ def _searchable() -> tuple[str, ...]:
 
 
 def searchable_archs() -> list[str]:
-    """Sorted archs of the bundled table: by default the search only samples these (spec §6.2)."""
+    """Sorted archs of the bundled table: by default the search only samples these (docs/method.md §6.2)."""
     return list(_searchable())
 
 

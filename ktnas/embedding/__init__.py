@@ -1,4 +1,4 @@
-"""Architecture embeddings and distances (spec §4.3).
+"""Architecture embeddings and distances (docs/method.md §4.3).
 
 ``build_embedding(space, method, dim, seed)`` fits an encoder once per (space, seed, config) and returns
 an :class:`EmbeddingTable`; ``table.distances(A, B)`` is the |A|×|B| matrix 1 − cos. The encoders

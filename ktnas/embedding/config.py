@@ -1,4 +1,4 @@
-"""Hyper-parameters of an architecture embedding (spec §4.3), one frozen record per table."""
+"""Hyper-parameters of an architecture embedding (docs/method.md §4.3), one frozen record per table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    """Everything that determines an embedding table besides the space and the seed (spec §4.3).
+    """Everything that determines an embedding table besides the space and the seed (docs/method.md §4.3).
 
     ``method`` picks the encoder (``node2vec`` | ``onehot`` | ``path``). ``dim`` is the length of an
     architecture vector for the encoders that have a free dimension (node2vec; the hashed path encoding

@@ -1,4 +1,4 @@
-"""Architecture encoders (spec §4.3 and the Table VIII-style ablation): node2vec, one-hot, path.
+"""Architecture encoders (docs/method.md §4.3 and the Table VIII-style ablation): node2vec, one-hot, path.
 
 Every encoder maps a canonical architecture to one float32 vector built the same way: a raw vector per
 cell, each L2-normalised (except one-hot), concatenated over the cells and L2-normalised again. The vector of an
@@ -90,7 +90,7 @@ class Encoder(ABC):
 
 # -- token-table encoders ------------------------------------------------------------------------------
 class TokenEncoder(Encoder):
-    """Architecture = per-cell sum of token vectors (spec §4.3); subclasses supply the token tables."""
+    """Architecture = per-cell sum of token vectors (docs/method.md §4.3); subclasses supply the token tables."""
 
     def __init__(self, space: SearchSpace, config: EmbeddingConfig, tables: Sequence[np.ndarray]) -> None:
         super().__init__(space, config)
@@ -139,7 +139,7 @@ def _unb64(text: str, rows: int) -> np.ndarray:
 
 
 class OneHotEncoder(TokenEncoder):
-    """Exact token counts (spec §4.3 oracle): the identity as token table; ``dim`` is the vocabulary size.
+    """Exact token counts (docs/method.md §4.3 oracle): the identity as token table; ``dim`` is the vocabulary size.
 
     The whole count vector is normalised at once, so the distance is exactly 1 − cos of the token-count
     vectors (per-cell normalisation would weigh a cell holding a repeated token differently).
@@ -186,7 +186,7 @@ def _union_graph(space: SearchSpace, archs: Sequence[str], progress: bool) -> tu
 
 
 class Node2VecEncoder(TokenEncoder):
-    """node2vec token table (spec §4.3): ``node2vec`` package walks + gensim skip-gram, 1 worker."""
+    """node2vec token table (docs/method.md §4.3): ``node2vec`` package walks + gensim skip-gram, 1 worker."""
 
     name = "node2vec"
 
@@ -283,7 +283,7 @@ def _op_name(data: dict[str, Any]) -> str:
 
 
 def arch_paths(space: SearchSpace, arch: str) -> list[list[str]]:
-    """Input→output path labels per cell, ``"<input token>:<op>><op>…"`` (spec §4.3 path ablation).
+    """Input→output path labels per cell, ``"<input token>:<op>><op>…"`` (docs/method.md §4.3 path ablation).
 
     Paths are read off the op-as-vertex DAG of :meth:`SearchSpace.to_graph`: every path from a source
     vertex (a cell input) to a sink (the cell output), keeping the ops of the op vertices along it (op

@@ -1,28 +1,28 @@
 """DARTS-space tables (paper Tables IV–VI) from per-(method, seed, task) retraining results.
 
 CSV columns: ``method, task, test_acc_mean, test_acc_std, params_m, gpu_days, n_seeds`` (final-epoch test
-accuracy after retraining, spec §5.9 [DECISION]; search cost of the whole multi-task search, §5.5), then
+accuracy after retraining, docs/method.md §5.9 (a ktnas decision); search cost of the whole multi-task search, §5.5), then
 ``best_test_acc_mean`` (best epoch, logged separately as §5.9 asks) and ``supernet_test_acc_mean`` /
 ``supernet_test_acc_std`` (the §5.10 (a) supernet protocol, the code-comparable number on MNIST/MedMNIST).
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ktnas._io import write_text
-from ktnas.darts import DARTS_METHODS, GROUPS
-from ktnas.report.tables import load_results
+from ktnas._io import KtnasError
+from ktnas.recipes.darts import GROUPS
 
 COLUMNS = ["method", "task", "test_acc_mean", "test_acc_std", "params_m", "gpu_days", "n_seeds"]
 EXTRA = ["best_test_acc_mean", "supernet_test_acc_mean", "supernet_test_acc_std"]
 
-#: paper Tables IV–VI (spec §7): (test acc %, ± std) per task and GPU days (Table IV: days; V–VI: % vs single)
+#: paper Tables IV–VI (docs/method.md §7): (test acc %, ± std) per task and GPU days (Table IV: days; V–VI: % vs single)
 PAPER: dict[str, dict[str, tuple[float, float]]] = {
     "single": {"cifar10": (96.64, 0.18), "cifar100": (80.82, 0.71), "mnist": (99.40, 0.13),
                "fashion_mnist": (93.70, 0.42), "pathmnist": (88.36, 1.41), "organamnist": (93.64, 0.41),
@@ -87,7 +87,7 @@ def darts_summary(per_seed: pd.DataFrame) -> pd.DataFrame:
             "supernet_test_acc_std": g["supernet_test_acc"].std(ddof=1),
         }
     ).reset_index()
-    method_order = {m: i for i, m in enumerate(DARTS_METHODS)}
+    method_order = {m: i for i, m in enumerate(PAPER)}
     task_order = {t: i for grp in GROUPS.values() for i, t in enumerate(grp.tasks)}
     table = table.sort_values(
         by=["method", "task"],
@@ -124,7 +124,7 @@ def darts_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     lines = [
         f"# DARTS space: {', '.join(groups)}",
         "",
-        "Test accuracy (%) after retraining from scratch, final epoch (spec §5.9), mean ± std over seeds; "
+        "Test accuracy (%) after retraining from scratch, final epoch (docs/method.md §5.9), mean ± std over seeds; "
         "params in M (auxiliary head excluded). GPU days = wall time of the whole multi-task search / 86,400 "
         "(mean over seeds); `%` = relative to single-tasking. `paper` = the paper's row (Tables IV–VI).",
         "",
@@ -144,7 +144,7 @@ def darts_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     if per_seed["supernet_test_acc"].notna().any():
         lines += [
             "",
-            "Supernet protocol (spec §5.10 (a)): the best genotype's test accuracy with its saved supernet "
+            "Supernet protocol (docs/method.md §5.10 (a)): the best genotype's test accuracy with its saved supernet "
             "weights, no augmentation (the code-comparable number on MNIST / MedMNIST).",
             "",
             "| method | " + " | ".join(tasks) + " |",
@@ -164,9 +164,17 @@ def darts_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def darts_table(results: Sequence[dict[str, Any]]) -> tuple[pd.DataFrame, str]:
+def darts_table(inputs: Sequence[Path]) -> tuple[pd.DataFrame, str]:
     """(CSV table, Markdown) of retraining results; every input must be a ``ktnas darts-retrain`` result."""
-    bad = [i for i, r in enumerate(results) if r.get("space") != "darts" or "test_acc" not in r]
+    results = []
+    for p in inputs:
+        try:
+            results.append(json.loads(Path(p).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise KtnasError(
+                f"{p}: unreadable retraining result ({err}); delete it and rerun its job"
+            ) from None
+    bad = [i for i, r in enumerate(results) if "test_acc" not in r or "protocol" not in r]
     if bad:
         raise ValueError(
             f"input #{bad[0]} is not a DARTS retraining result (ktnas darts-retrain); pass only those files"
@@ -174,9 +182,3 @@ def darts_table(results: Sequence[dict[str, Any]]) -> tuple[pd.DataFrame, str]:
     per_seed = per_seed_frame(results)
     table = darts_summary(per_seed)
     return table, darts_markdown(table, per_seed)
-
-
-def darts_cli(args: argparse.Namespace) -> None:
-    table, md = darts_table(load_results(args.inputs))
-    write_text(args.out_csv, table.to_csv(index=False, float_format="%.4f"))
-    write_text(args.out_md, md)

@@ -3,8 +3,7 @@ architectures) and Fig. 2 (Kendall τ between TransNAS-Bench-101 tasks)."""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ktnas._io import atomic_path
-from ktnas.report.tables import load_results
+from ktnas.results import SearchResult
 
 
 def _pyplot() -> Any:
@@ -24,17 +23,17 @@ def _pyplot() -> Any:
     return plt
 
 
-def trace_frame(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def trace_frame(results: Sequence[SearchResult]) -> pd.DataFrame:
     """One row per (method, seed, task, generation) with the best fitness and the transferred cells."""
     rows = []
     for res in results:
-        for t in res["tasks"]:
-            for entry in t.get("trace", []):
+        for t in res.tasks:
+            for entry in t.trace or []:
                 rows.append(
                     {
-                        "method": res["method"],
-                        "seed": res["seed"],
-                        "task": t["task"],
+                        "method": res.method,
+                        "seed": res.seed,
+                        "task": t.task,
                         "generation": entry["generation"],
                         "best_fitness": entry["best_fitness"],
                         "transferred": entry["transferred"],
@@ -48,7 +47,7 @@ def _save(fig: Any, path: Path) -> None:
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
 
 
-def plot_convergence(results: Sequence[dict[str, Any]], path: Path) -> None:
+def plot_convergence(results: Sequence[SearchResult], path: Path) -> None:
     """Fig. 5: best validation accuracy per generation, mean ± std band over seeds, one panel per task."""
     plt = _pyplot()
     df = trace_frame(results)
@@ -71,7 +70,7 @@ def plot_convergence(results: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def transfer_rank_frame(results: Sequence[dict[str, Any]], benchmark: Any) -> pd.DataFrame:
+def transfer_rank_frame(results: Sequence[SearchResult], benchmark: Any) -> pd.DataFrame:
     """Mean benchmark rank (1 = best in the table) of each generation's transferred cells."""
     from ktnas.benchmarks import get_task
 
@@ -94,7 +93,7 @@ def transfer_rank_frame(results: Sequence[dict[str, Any]], benchmark: Any) -> pd
     return pd.DataFrame(rows, columns=["method", "generation", "mean_rank"])
 
 
-def plot_transfer_rank(results: Sequence[dict[str, Any]], benchmark: Any, path: Path) -> None:
+def plot_transfer_rank(results: Sequence[SearchResult], benchmark: Any, path: Path) -> None:
     """Fig. 6: mean benchmark rank of the transferred architectures per generation (log scale)."""
     plt = _pyplot()
     df = transfer_rank_frame(results, benchmark)
@@ -112,14 +111,20 @@ def plot_transfer_rank(results: Sequence[dict[str, Any]], benchmark: Any, path: 
     plt.close(fig)
 
 
-def figure_cli(args: argparse.Namespace) -> None:
-    from ktnas.benchmarks import load_benchmark
+def plot_kendall(results: Sequence[SearchResult], benchmark: Any, path: Path) -> None:
+    """Fig. 2: Kendall τ between the benchmark's task rankings."""
+    from ktnas.report.trans101 import kendall_matrix, plot_kendall_heatmap
 
-    if args.kind == "nb201_convergence":
-        plot_convergence(load_results(args.inputs), args.out)
-    elif args.kind == "nb201_transfer_rank":
-        plot_transfer_rank(load_results(args.inputs), load_benchmark("nb201", args.benchmark), args.out)
-    else:
-        from ktnas.report.trans101 import kendall_matrix, plot_kendall_heatmap
+    plot_kendall_heatmap(kendall_matrix(benchmark), path)
 
-        plot_kendall_heatmap(kendall_matrix(load_benchmark("trans101", args.benchmark)), args.out)
+
+def _convergence(results: Sequence[SearchResult], benchmark: Any, path: Path) -> None:
+    plot_convergence(results, path)
+
+
+#: figure kind -> (results, benchmark, output path) -> None
+FIGURES: dict[str, Callable[[Sequence[SearchResult], Any, Path], None]] = {
+    "convergence": _convergence,
+    "transfer_rank": plot_transfer_rank,
+    "kendall": plot_kendall,
+}

@@ -3,18 +3,14 @@ VII- and VIII-style)."""
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ktnas._io import KtnasError, write_text
+from ktnas.results import SearchResult
 
-#: paper Table II (spec §7): evaluations until the best architecture is found
+#: paper Table II (docs/method.md §7): evaluations until the best architecture is found
 PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
     "rs": (7782.1, 7621.2, 7726.1, 23129.4),
     "rea": (563.2, 438.2, 715.1, 1439.6),
@@ -25,35 +21,19 @@ PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
 }
 
 
-def load_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Search results; each gets ``run`` = its folder name (``results/search/<space>/<run>/seedN.json``),
-    which tells apart variants of one method (e.g. ``ktnas-r0.5``)."""
-    out = []
-    for p in paths:
-        try:
-            res = json.loads(Path(p).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise KtnasError(
-                f"{p}: unreadable search result ({err}); delete it and rerun its search job"
-            ) from None
-        res.setdefault("run", Path(p).parent.name)
-        out.append(res)
-    return out
-
-
-def evaluations_frame(results: Sequence[dict[str, Any]], label: str = "method") -> pd.DataFrame:
+def evaluations_frame(results: Sequence[SearchResult], label: str = "method") -> pd.DataFrame:
     """Per-seed evaluations-to-optimum: one row per (label, seed, task); ``censored`` when the optimum
     was never queried (the value is then the evaluations spent, a lower bound)."""
     rows = []
     for res in results:
-        for t in res["tasks"]:
-            found = t.get("found_at")
+        for t in res.tasks:
+            found = t.found_at
             rows.append(
                 {
-                    label: res["run"] if label == "run" else res["method"],
-                    "seed": res["seed"],
-                    "task": t["task"],
-                    "evaluations": found if found is not None else t["n_queries"],
+                    label: res.run if label == "run" else res.method,
+                    "seed": res.seed,
+                    "task": t.task,
+                    "evaluations": found if found is not None else t.n_queries,
                     "censored": found is None,
                 }
             )
@@ -116,21 +96,18 @@ def nb201_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def aggregate_cli(args: argparse.Namespace) -> None:
-    results = load_results(args.inputs)
-    if args.kind == "nb201":
+def evaluations_table(results: Sequence[SearchResult], study: str) -> tuple[pd.DataFrame, str]:
+    """Table II (``main``: one row per method) or a KTNAS study (one row per run variant)."""
+    tasks = [t.task for t in results[0].tasks]
+    if study == "main":
         per_seed = evaluations_frame(results)
-        table = summarise_evaluations(per_seed, "method", [t["task"] for t in results[0]["tasks"]])
-        md = nb201_markdown(table, per_seed)
-    elif args.kind in ("sensitivity", "ablation"):
-        per_seed = evaluations_frame(results, label="run")
-        table = summarise_evaluations(per_seed, "run", [t["task"] for t in results[0]["tasks"]])
-        title = "Sensitivity of KTNAS (r, m, M)" if args.kind == "sensitivity" else "Embedding ablation"
-        md = f"# NAS-Bench-201: {title}\n\nEvaluations until the best architecture is found.\n\n"
-        md += markdown_table(table)
-    else:
-        from ktnas.report.trans101_tables import trans101_table
+        table = summarise_evaluations(per_seed, "method", tasks)
+        return table, nb201_markdown(table, per_seed)
+    per_seed = evaluations_frame(results, label="run")
+    table = summarise_evaluations(per_seed, "run", tasks)
+    title = STUDY_TITLES.get(study, study)
+    md = f"# NAS-Bench-201: {title}\n\nEvaluations until the best architecture is found.\n\n"
+    return table, md + markdown_table(table)
 
-        table, md = trans101_table(results, args.benchmark)
-    write_text(args.out_csv, table.to_csv(index=False, float_format="%.4f"))
-    write_text(args.out_md, md)
+
+STUDY_TITLES = {"sensitivity": "Sensitivity of KTNAS (r, m, M)", "ablation": "Embedding ablation"}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from ktnas.benchmarks import get_task, load_benchmark
 from ktnas.report.tables import summarise
+from ktnas.results import SearchResult
 
 #: paper Table III (over all 4,096 cells; ours searches the 711 bundled cells)
 PAPER_TABLE_III: dict[str, tuple[float, float, float, float]] = {
@@ -21,29 +21,29 @@ PAPER_TABLE_III: dict[str, tuple[float, float, float, float]] = {
 }
 
 
-def found_frame(results: Sequence[dict[str, Any]], benchmark_path: str | Path | None = None) -> pd.DataFrame:
+def found_frame(results: Sequence[SearchResult], benchmark_path: str | Path | None = None) -> pd.DataFrame:
     """One row per (method, seed, task): the found cell's reported metric and its rank (1 = best)."""
     bench = load_benchmark("trans101", benchmark_path)
     rows = []
     for res in results:
-        for t in res["tasks"]:
-            spec = get_task(t["task"])
+        for t in res.tasks:
+            spec = get_task(t.task)
             col = bench.table[spec.report_column]
             ranks = (col * int(spec.direction)).rank(ascending=False, method="min")
             rows.append(
                 {
-                    "method": res["method"],
-                    "seed": res["seed"],
-                    "task": t["task"],
-                    "value": float(col[t["best_arch"]]),
-                    "rank": float(ranks[t["best_arch"]]),
+                    "method": res.method,
+                    "seed": res.seed,
+                    "task": t.task,
+                    "value": float(col[t.best_arch]),
+                    "rank": float(ranks[t.best_arch]),
                 }
             )
     return pd.DataFrame(rows)
 
 
 def trans101_table(
-    results: Sequence[dict[str, Any]], benchmark_path: str | Path | None = None
+    results: Sequence[SearchResult], benchmark_path: str | Path | None = None
 ) -> tuple[pd.DataFrame, str]:
     per = found_frame(results, benchmark_path)
     tasks = list(dict.fromkeys(per["task"]))

@@ -1,33 +1,28 @@
-"""The multi-task evolutionary loop: Algorithm 4 of the paper, made precise in spec §3.4.
+"""The multi-task evolutionary loop: Algorithm 4 of the paper, made precise in docs/method.md §3.4.
 
 Tasks run in lockstep. Phase A reproduces, evaluates and selects every task and labels its last
 transfers; phase B builds each task's next transfer population TP from the other tasks' populations with
-a :class:`TransferPolicy` (transfer rank for KTNAS). The same loop, with other policies, gives the
+a :class:`~ktnas.search.policies.TransferPolicy` (transfer rank for KTNAS). The same loop, with other policies, gives the
 single-task, EMT-NAS-, MTNAS- and random-transfer baselines.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ktnas.params import LoopParams
+from ktnas.results import TaskResult
 from ktnas.search.base import Individual, rng_state, set_rng_state, sort_population, top_k
 from ktnas.search.checkpoint import Checkpointer
+from ktnas.search.policies import Candidate, TransferPolicy
 from ktnas.search.problem import Problem
 from ktnas.search.reproduction import Child
-from ktnas.search.transfer import (
-    DistanceFn,
-    HistoricalTransferredSet,
-    label_transfers,
-    select_transferred,
-    transfer_rank,
-)
+from ktnas.search.transfer import HistoricalTransferredSet, label_transfers, select_transferred
 from ktnas.spaces.base import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -47,207 +42,6 @@ class Reproduction(Protocol):
         k: int,
         rng: np.random.Generator,
     ) -> list[Child]: ...
-
-
-@dataclass(frozen=True)
-class Candidate:
-    arch: str
-    task: int
-    fitness: float
-    rank: int  # rank within its own task's population (0 = best)
-
-
-# --- transfer policies ------------------------------------------------------------------------------
-class TransferPolicy:
-    """Chooses TP_{t+1}^i from the other tasks' candidates. Subclasses override :meth:`_select`."""
-
-    name = "none"
-    transfers = True
-
-    def __init__(self, n_tasks: int) -> None:
-        self.n_tasks = n_tasks
-
-    def select(
-        self,
-        target: int,
-        candidates: Sequence[Candidate],
-        hts: HistoricalTransferredSet,
-        n: int,
-        rng: np.random.Generator,
-    ) -> list[str]:
-        if not self.transfers or n == 0 or not candidates:
-            return []
-        return self._select(target, candidates, hts, n, rng)
-
-    def _select(
-        self,
-        target: int,
-        candidates: Sequence[Candidate],
-        hts: HistoricalTransferredSet,
-        n: int,
-        rng: np.random.Generator,
-    ) -> list[str]:
-        raise NotImplementedError
-
-    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
-        """Feedback after labelling (used by the adaptive MTNAS policy)."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
-
-
-class NoTransfer(TransferPolicy):
-    """Single-tasking: the KTNAS machinery with no transfer."""
-
-    name = "none"
-    transfers = False
-
-
-class RandomTransfer(TransferPolicy):
-    """ "KTNAS w/o transfer rank": M uniformly random candidates (spec §3.4 notes)."""
-
-    name = "random"
-
-    def _select(
-        self,
-        target: int,
-        candidates: Sequence[Candidate],
-        hts: HistoricalTransferredSet,
-        n: int,
-        rng: np.random.Generator,
-    ) -> list[str]:
-        return [candidates[i].arch for i in select_transferred(np.zeros(len(candidates)), n, rng)]
-
-
-class RankTransfer(TransferPolicy):
-    """KTNAS: transfer rank over the historical transferred set (Algorithms 2–3)."""
-
-    name = "rank"
-
-    def __init__(self, n_tasks: int, distance: DistanceFn) -> None:
-        super().__init__(n_tasks)
-        self.distance = distance
-
-    def _select(
-        self,
-        target: int,
-        candidates: Sequence[Candidate],
-        hts: HistoricalTransferredSet,
-        n: int,
-        rng: np.random.Generator,
-    ) -> list[str]:
-        archs = [c.arch for c in candidates]
-        phi = transfer_rank(hts.archs, hts.labels, archs, self.distance)
-        return [archs[i] for i in select_transferred(phi, n, rng)]
-
-
-class FittestTransfer(TransferPolicy):
-    """EMT-NAS-style: the M fittest candidates by their own task's fitness. Fitness scales differ
-    between tasks, so candidates are compared by their rank within their own population, ties by task."""
-
-    name = "fittest"
-
-    def _select(
-        self,
-        target: int,
-        candidates: Sequence[Candidate],
-        hts: HistoricalTransferredSet,
-        n: int,
-        rng: np.random.Generator,
-    ) -> list[str]:
-        order = sorted(candidates, key=lambda c: (c.rank, c.task))
-        return [c.arch for c in order[:n]]
-
-
-class AdaptiveTransfer(RandomTransfer):
-    """MTNAS-style adaptive transfer frequency (our reconstruction, see README): each task transfers M
-    random candidates with probability p; p moves by ``step`` up after a generation with a positive
-    transfer and down after one with only negatives, within [p_min, 1]."""
-
-    name = "adaptive"
-
-    def __init__(self, n_tasks: int, p0: float = 0.5, step: float = 0.1, p_min: float = 0.1) -> None:
-        super().__init__(n_tasks)
-        self.p = [p0] * n_tasks
-        self.step, self.p_min = step, p_min
-
-    def _select(
-        self,
-        target: int,
-        candidates: Sequence[Candidate],
-        hts: HistoricalTransferredSet,
-        n: int,
-        rng: np.random.Generator,
-    ) -> list[str]:
-        if rng.random() >= self.p[target]:
-            return []
-        return super()._select(target, candidates, hts, n, rng)
-
-    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
-        if labels:
-            delta = self.step if any(lab > 0 for _, lab in labels) else -self.step
-            self.p[target] = float(min(1.0, max(self.p_min, self.p[target] + delta)))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"p": list(self.p)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.p = list(state["p"])
-
-
-POLICIES: dict[str, type[TransferPolicy]] = {
-    "none": NoTransfer,
-    "random": RandomTransfer,
-    "rank": RankTransfer,
-    "fittest": FittestTransfer,
-    "adaptive": AdaptiveTransfer,
-}
-
-
-def make_policy(name: str, n_tasks: int, distance: DistanceFn | None = None) -> TransferPolicy:
-    if name not in POLICIES:
-        raise ValueError(f"unknown transfer policy {name!r}; choose one of {', '.join(POLICIES)}")
-    if name == "rank":
-        if distance is None:
-            raise ValueError("transfer policy 'rank' needs an architecture distance (an embedding table)")
-        return RankTransfer(n_tasks, distance)
-    return POLICIES[name](n_tasks)
-
-
-# --- the loop --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MultiTaskConfig:
-    """Hyper-parameters of paper Table I (defaults: NAS-Bench-201 column)."""
-
-    population_size: int = 10  # K
-    n_transferred: int = 4  # M
-    elite_ratio: float = 0.2  # r
-    saved_generations: int = 5  # m
-    generations: int = 100  # T (generation 0 is the initialisation)
-
-    def __post_init__(self) -> None:
-        if self.population_size < 2:
-            raise ValueError(f"population size K must be >= 2, got {self.population_size}")
-        if not 0 < self.elite_ratio <= 1:
-            raise ValueError(f"ranking ratio r must be in (0, 1], got {self.elite_ratio}")
-        if not 0 <= self.n_transferred <= self.population_size:
-            raise ValueError(f"transferred individuals M must be in 0..K, got {self.n_transferred}")
-        if self.saved_generations < 1:
-            raise ValueError(f"saved generations m must be >= 1, got {self.saved_generations}")
-        if self.generations < 1:
-            raise ValueError(f"generations T must be >= 1, got {self.generations}")
-
-    @property
-    def n_elite(self) -> int:
-        return math.floor(self.elite_ratio * self.population_size)
-
-    @classmethod
-    def from_params(cls, params: Any) -> MultiTaskConfig:
-        """The loop's settings from any hyper-parameter object that has these five fields."""
-        return cls(**{f: getattr(params, f) for f in cls.__dataclass_fields__})
 
 
 class _TaskState:
@@ -289,22 +83,20 @@ class MultiTaskSearch:
         problems: Sequence[Problem],
         reproduction: Reproduction,
         policy: TransferPolicy,
-        config: MultiTaskConfig,
+        config: LoopParams,
         rng: np.random.Generator,
         checkpointer: Checkpointer | None = None,
-        progress: bool = True,
     ) -> None:
         if policy.transfers and len(problems) < 2:
             raise ValueError("a transfer policy needs at least 2 tasks")
         self.space, self.problems, self.reproduction = space, list(problems), reproduction
         self.policy, self.config, self.rng = policy, config, rng
         self.checkpointer = checkpointer or Checkpointer(None, {})
-        self.progress = progress
         self.tasks = [_TaskState(config.saved_generations) for _ in problems]
         self.generation = 0
 
     # -- public ---------------------------------------------------------------------------------------
-    def run(self) -> list[dict[str, Any]]:
+    def run(self) -> list[TaskResult]:
         """Run (or resume) the search; returns one summary per task."""
         state = self.checkpointer.load()
         if state is None:
@@ -331,12 +123,12 @@ class MultiTaskSearch:
         k = self.config.population_size
         for task, problem in zip(self.tasks, self.problems, strict=True):
             archs = self.reproduction.initial(self.space, problem, k, self.rng)
-            fitness = problem.evaluate_initial(archs, self.rng)
+            fitness = problem.evaluate_initial(archs)
             task.population = top_k(
                 (Individual(a, f, task.born()) for a, f in zip(archs, fitness, strict=True)), k
             )
             task.frozen = problem.finished()
-        # TP_1: M random members of the other tasks' initial populations (spec §3.4)
+        # TP_1: M random members of the other tasks' initial populations (docs/method.md §3.4)
         for i, task in enumerate(self.tasks):
             if self.policy.transfers:
                 pool = self._candidates(i)
@@ -355,7 +147,7 @@ class MultiTaskSearch:
             )
             parent_archs = [p.arch for p in task.population]
             parent_fit, kid_fit = problem.evaluate_generation(
-                self.generation, parent_archs, task.transferred, [c.arch for c in kids], self.rng
+                self.generation, parent_archs, task.transferred, [c.arch for c in kids]
             )
             if parent_fit is not None:
                 for ind, f in zip(task.population, parent_fit, strict=True):
@@ -364,7 +156,7 @@ class MultiTaskSearch:
             offspring = [
                 Individual(c.arch, f, task.born(), c.parents)
                 for c, f in zip(kids, kid_fit, strict=True)
-                if c.arch not in present  # not a new individual (spec §2.3, last bullet)
+                if c.arch not in present  # not a new individual (docs/method.md §2.3, last bullet)
             ]
             task.population = top_k(task.population + offspring, k)
             elite = {ind.arch for ind in task.population[: self.config.n_elite]}
@@ -387,12 +179,11 @@ class MultiTaskSearch:
             )
 
     def _end_generation(self) -> None:
-        """Optional per-problem hook, e.g. DARTS evaluates the task's best on the full validation split
-        and keeps the best seen (spec §5.7)."""
+        """The problems' end-of-generation hook, e.g. DARTS evaluates the task's best on the full
+        validation split and keeps the best seen (docs/method.md §5.7)."""
         for task, problem in zip(self.tasks, self.problems, strict=True):
-            hook = getattr(problem, "end_generation", None)
-            if hook is not None and not task.frozen:
-                hook(self.generation, task.population[0].arch)
+            if not task.frozen:
+                problem.end_generation(self.generation, task.population[0].arch)
 
     def _candidates(self, target: int) -> list[Candidate]:
         """C_t^i: the other tasks' populations, ordered (task, fitness desc, key), deduplicated."""
@@ -413,10 +204,8 @@ class MultiTaskSearch:
                 "best_fitness": best.fitness if best else None,
                 "transferred": list(task.transferred),
                 "hts_size": len(task.hts),
+                **problem.trace_fields(),
             }
-            evaluator = getattr(problem, "evaluator", None)
-            if evaluator is not None:
-                entry["n_queries"] = evaluator.n_queries
             task.trace.append(entry)
 
     # -- checkpointing ----------------------------------------------------------------------------------
@@ -448,25 +237,14 @@ class MultiTaskSearch:
                 problem.load_files(directory, self.generation)
         self.policy.load_state_dict(state["policy"])
 
-    def _summary(self, i: int) -> dict[str, Any]:
+    def _summary(self, i: int) -> TaskResult:
         task, problem = self.tasks[i], self.problems[i]
         best = task.population[0]
-        out: dict[str, Any] = {
-            "task": problem.name,
-            "best_arch": best.arch,
-            "best_fitness": best.fitness,
-            "generations": self.generation + 1,
-            "trace": task.trace,
-        }
-        evaluator = getattr(problem, "evaluator", None)
-        if evaluator is not None:
-            out["found_at"] = evaluator.found_at
-            out["n_queries"] = evaluator.n_queries
-        extra = getattr(problem, "summary", None)
-        if extra is not None:
-            out.update(extra())
-        return out
-
-
-def config_dict(config: MultiTaskConfig) -> dict[str, Any]:
-    return asdict(config)
+        return TaskResult(
+            task=problem.name,
+            best_arch=problem.chosen_arch(best.arch),
+            best_fitness=best.fitness,
+            generations=self.generation + 1,
+            trace=task.trace,
+            extra=problem.summary(),
+        )

@@ -1,11 +1,11 @@
 """Offspring generation per search space: the "EvoNAS method" column of paper Table I.
 
-* :class:`ProxyREA` — NAS-Bench-201: REA mutation with a zero-cost warm-up and pre-screen (spec §6.1).
-* :class:`PredictorEvolution` — TransNAS-Bench-101: mutants ranked by a GCN predictor (spec §6.2).
-* :class:`GeneticAlgorithm` — DARTS space: binary tournament, block crossover, mutation (spec §5.2).
+* :class:`ProxyREA` — NAS-Bench-201: REA mutation with a zero-cost warm-up and pre-screen (docs/method.md §6.1).
+* :class:`PredictorEvolution` — TransNAS-Bench-101: mutants ranked by a GCN predictor (docs/method.md §6.2).
+* :class:`GeneticAlgorithm` — DARTS space: binary tournament, block crossover, mutation (docs/method.md §5.2).
 
-Each returns children with their parent sets, so transfer labelling can attribute credit (spec §2.3).
-With ``tp_mating="guaranteed"`` every transferred architecture gets offspring slots of its own.
+Each returns children with their parent sets, so transfer labelling can attribute credit
+(docs/method.md §2.3). Every transferred architecture is the parent of at least one offspring slot.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Child:
 
 class ProxyREA:
     """REA offspring with a zero-cost proxy: warm-up top-K of ``warmup`` random cells, then each slot
-    draws ``n_candidates`` unseen mutants of its parent and keeps the best by proxy (spec §6.1 dec. 3-4).
+    draws ``n_candidates`` unseen mutants of its parent and keeps the best by proxy (docs/method.md §6.1.3–§6.1.4).
 
     With ``proxy=None`` it is plain generation-based REA (random initial population, one mutant).
     """
@@ -97,7 +97,7 @@ class ProxyREA:
 
 class PredictorEvolution:
     """Mutants of tournament parents and transferred cells, ranked by a predictor trained on this task's
-    evaluations; the top ``k`` unseen are queried (spec §6.2 decision 3)."""
+    evaluations; the top ``k`` unseen are queried (docs/method.md §6.2.3)."""
 
     def __init__(
         self,
@@ -153,11 +153,10 @@ class PredictorEvolution:
 
 
 class GeneticAlgorithm:
-    """EMT-NAS-style GA (spec §5.2): binary tournaments, block crossover (p_c=1), per-gene mutation.
-
-    ``tp_mating="guaranteed"``: each transferred architecture is crossed once with a tournament-chosen
-    parent (2 children, both credited to both parents); remaining couples come from tournaments over P.
-    Offspring duplicating P or earlier offspring are regenerated up to 10 times (spec §5.4).
+    """EMT-NAS-style GA (docs/method.md §5.2): binary tournaments, block crossover (p_c=1), per-gene
+    mutation. Each transferred architecture is crossed once with a tournament-chosen parent (2 children,
+    both credited to both parents); remaining couples come from tournaments over P.
+    Offspring duplicating P or earlier offspring are regenerated up to 10 times (docs/method.md §5.4).
     """
 
     def __init__(

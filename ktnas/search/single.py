@@ -1,19 +1,24 @@
 """Single-task baselines: random search and regularized (aging) evolution, optionally with a zero-cost
-warm-up and pre-screen ("Zero" in paper Table II; spec §6.1 decision 3)."""
+warm-up and pre-screen ("Zero" in paper Table II; docs/method.md §6.1 decision 3)."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ktnas.results import TaskResult
 from ktnas.search.base import Individual, rng_state, set_rng_state, tournament
 from ktnas.search.checkpoint import Checkpointer
-from ktnas.search.problem import BenchmarkProblem
 from ktnas.search.reproduction import ProxyREA
 from ktnas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from ktnas.evaluator import BenchmarkProblem
+    from ktnas.methods import TaskContext
+    from ktnas.params import BenchmarkParams
 
 #: aging REA stops after this many steps per allowed evaluation, whatever happens (cached proposals are free)
 _STEP_FACTOR = 50
@@ -25,7 +30,7 @@ def random_search(
     rng: np.random.Generator,
     checkpointer: Checkpointer | None = None,
     chunk: int = 1000,
-) -> dict[str, Any]:
+) -> TaskResult:
     """Uniform sampling without repetition until the problem is finished (optimum or budget)."""
     ckpt = checkpointer or Checkpointer(None, {})
     state = ckpt.load()
@@ -42,14 +47,14 @@ def random_search(
         for n, idx in enumerate(order[seen:], start=seen):
             if problem.finished():
                 break
-            problem.evaluate_initial([archs[int(idx)]], rng)
+            problem.evaluate_initial([archs[int(idx)]])
             if (n + 1) % chunk == 0:
                 ckpt.save({"rng": start_rng, "problem": problem.state_dict()})
         set_rng_state(rng, start_rng)
     else:
         while not problem.finished():
-            problem.evaluate_initial([space.sample(rng)], rng)
-    return _summary(problem, best=_best_queried(problem))
+            problem.evaluate_initial([space.sample(rng)])
+    return task_result(problem)
 
 
 def aging_evolution(
@@ -63,7 +68,7 @@ def aging_evolution(
     warmup: int = 3000,
     checkpointer: Checkpointer | None = None,
     checkpoint_every: int = 100,
-) -> dict[str, Any]:
+) -> TaskResult:
     """Regularized evolution (Real et al. 2019): tournament parent, one-edge mutation, the oldest dies.
 
     With ``proxy``, the initial population is the proxy's top-K of ``warmup`` random cells and each
@@ -74,7 +79,7 @@ def aging_evolution(
     state = ckpt.load()
     if state is None:
         archs = proposer.initial(space, problem, population_size, rng)
-        fits = problem.evaluate_initial(archs, rng)
+        fits = problem.evaluate_initial(archs)
         pop = deque(Individual(a, f, i) for i, (a, f) in enumerate(zip(archs, fits, strict=True)))
         step = 0
     else:
@@ -87,7 +92,7 @@ def aging_evolution(
     while not problem.finished() and step < max_steps:
         parent = tournament(list(pop), tournament_size, rng)
         child = proposer.propose(space, parent.arch, problem, {i.arch for i in pop}, rng)
-        (fit,) = problem.evaluate_initial([child], rng)
+        (fit,) = problem.evaluate_initial([child])
         pop.append(Individual(child, fit, births, (parent.arch,)))
         births += 1
         pop.popleft()
@@ -101,25 +106,51 @@ def aging_evolution(
                     "step": step,
                 }
             )
-    return _summary(problem, best=_best_queried(problem))
+    return task_result(problem)
 
 
-def _best_queried(problem: BenchmarkProblem) -> tuple[str, float]:
-    ev = problem.evaluator
-    fits = [ev.query(a) for a in ev.queried]  # cached: costs nothing
-    i = int(np.nanargmax(np.asarray(fits, dtype=np.float64)))
-    return ev.queried[i], fits[i]
+def task_result(problem: BenchmarkProblem) -> TaskResult:
+    """A single-task baseline's result: the best queried cell and the problem's evaluation counts."""
+    arch, fitness = problem.best_queried()
+    return TaskResult(problem.name, arch, fitness, extra=problem.summary())
 
 
-def _summary(problem: BenchmarkProblem, best: tuple[str, float]) -> dict[str, Any]:
-    ev = problem.evaluator
-    return {
-        "task": problem.name,
-        "best_arch": best[0],
-        "best_fitness": best[1],
-        "found_at": ev.found_at,
-        "n_queries": ev.n_queries,
-    }
+# -- the registered methods (ktnas.methods.METHODS) -----------------------------------------------------
+def run_random_search(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    hp: BenchmarkParams,
+    ctx: TaskContext,
+) -> TaskResult:
+    """``rs``: uniform sampling without repetition."""
+    return random_search(space, problem, rng, ctx.checkpointer)
 
 
-__all__ = ["aging_evolution", "random_search"]
+def run_rea(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    hp: BenchmarkParams,
+    ctx: TaskContext,
+) -> TaskResult:
+    """``rea``: regularized evolution with population K and tournament S."""
+    return aging_evolution(
+        space, problem, rng, hp.population_size, hp.tournament_size, None, hp.n_candidates, hp.warmup,
+        ctx.checkpointer,
+    )  # fmt: skip
+
+
+def run_zero(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    hp: BenchmarkParams,
+    ctx: TaskContext,
+) -> TaskResult:
+    """``zero``: REA with the zero-cost warm-up and pre-screen of docs/method.md §6.1 decision 3."""
+    proxy = ctx.proxy(problem.name, hp.proxy)
+    return aging_evolution(
+        space, problem, rng, hp.population_size, hp.tournament_size, proxy, hp.n_candidates, hp.warmup,
+        ctx.checkpointer,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Knowledge transfer between tasks: Algorithms 1–3 of the paper (spec §2–§3).
+"""Knowledge transfer between tasks: Algorithms 1–3 of the paper (docs/method.md §2–§3).
 
 * :class:`HistoricalTransferredSet` — Algorithm 1: all positive transfers, negatives of the last m
   generations.
@@ -26,7 +26,7 @@ class TransferRecord:
 
 
 class HistoricalTransferredSet:
-    """Algorithm 1 (spec §3.1, [DECISION]): a multiset of labelled transfers.
+    """Algorithm 1 (docs/method.md §3.1, (a ktnas decision)): a multiset of labelled transfers.
 
     Positives are kept for the whole run; negatives only while ``generation > t - m``, i.e. exactly
     the last ``m`` generations.
@@ -71,7 +71,7 @@ def transfer_rank(
     """Algorithm 2: φ_j = Σ label(s) over the HTS members s whose nearest candidate is j.
 
     Ties in the nearest-candidate search go to the lowest candidate index, so callers order candidates
-    as (task index, fitness descending, key) as spec §3.2 prescribes.
+    as (task index, fitness descending, key) as docs/method.md §3.2 prescribes.
     """
     phi = np.zeros(len(candidates), dtype=np.float64)
     if len(hts_archs) == 0 or len(candidates) == 0:
@@ -110,7 +110,7 @@ def select_transferred(phi: np.ndarray, n: int, rng: np.random.Generator) -> lis
 def label_transfers(
     transferred: Sequence[str], children: dict[str, list[str]], elite: set[str]
 ) -> list[tuple[str, int]]:
-    """Positive/negative transfer (spec §2.3): +1 if any child of s is in the elite E, −1 if none is;
+    """Positive/negative transfer (docs/method.md §2.3): +1 if any child of s is in the elite E, −1 if none is;
     members with no children get no label."""
     labels: list[tuple[str, int]] = []
     for s in transferred:

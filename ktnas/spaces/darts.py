@@ -1,4 +1,4 @@
-"""DARTS-like two-cell space of EMT-NAS / KTNAS (spec §5.1–§5.2).
+"""DARTS-like two-cell space of EMT-NAS / KTNAS (docs/method.md §5.1–§5.2).
 
 A genotype holds two cells, each of 5 intermediate nodes k = 2..6. Node k reads two inputs
 ``in_a, in_b ∈ {0..k-1}`` (0 and 1 are the cell inputs) and applies ``op_a, op_b ∈ {0..8}``; its output is
@@ -7,7 +7,7 @@ A genotype holds two cells, each of 5 intermediate nodes k = 2..6. Node k reads 
 
 Input convention: genotypes are stored in the search-supernet convention, **input 0 = the newer tensor**
 (the previous cell's output) and input 1 = the older one. :func:`to_retrain_genotype` converts to the
-DARTS retraining convention (0 = older) used by :mod:`ktnas.training.network` and by spec Appendix A.
+DARTS retraining convention (0 = older) used by :mod:`ktnas.training.network` and by docs/method.md Appendix A.
 
 Canonical string: ``R:<node2>|<node3>|...|<node6>;N:<node2>|...|<node6>`` where each node is
 ``op~in+op~in`` with the two (op, input) pairs sorted by (input, op index). The two inputs of a node are
@@ -23,7 +23,7 @@ import numpy as np
 
 from ktnas.spaces.base import SearchSpace
 
-#: op list in gene-index order (spec §5.1 table); names used in the canonical string
+#: op list in gene-index order (docs/method.md §5.1 table); names used in the canonical string
 OPS: tuple[str, ...] = (
     "Dw3x3",
     "Dw5x5",
@@ -35,7 +35,7 @@ OPS: tuple[str, ...] = (
     "Max3x3",
     "Avg3x3",
 )
-#: the names the official retraining code (and spec Appendix A) gives the same ops
+#: the names the official retraining code (and docs/method.md Appendix A) gives the same ops
 RETRAIN_OPS: tuple[str, ...] = ("DW3", "DW5", "DW7", "DC3", "DC5", "DC7", "Identity", "MAX", "AVG")
 N_NODES = 5
 NODES: tuple[int, ...] = tuple(range(2, 2 + N_NODES))
@@ -77,13 +77,13 @@ def node_genes(genes: Sequence[int], cell: int, node: int) -> tuple[int, int, in
 
 
 def concat_nodes(genes: Sequence[int], cell: int) -> list[int]:
-    """Intermediate nodes of ``cell`` that no node uses as input: the cell output (spec §5.1)."""
+    """Intermediate nodes of ``cell`` that no node uses as input: the cell output (docs/method.md §5.1)."""
     used = {i for k in NODES for i in node_genes(genes, cell, k)[:2]}
     return [k for k in NODES if k not in used]
 
 
 def to_retrain_genotype(genes: Sequence[int]) -> dict[str, RetrainCell | list[int]]:
-    """Genes (0 = newer) -> the retraining genotype (0 = older), as in spec Appendix A.
+    """Genes (0 = newer) -> the retraining genotype (0 = older), as in docs/method.md Appendix A.
 
     Returns ``{"normal": [(op, input), ...], "normal_concat": [...], "reduce": [...],
     "reduce_concat": [...]}`` with DARTS-style op names (:data:`RETRAIN_OPS`).
@@ -132,7 +132,7 @@ def _op_index(name: str) -> int:
 
 
 class DartsSpace(SearchSpace):
-    """EMT-NAS/KTNAS DARTS-like space: 2 cells × 5 nodes × (in_a, in_b, op_a, op_b) (spec §5.1)."""
+    """EMT-NAS/KTNAS DARTS-like space: 2 cells × 5 nodes × (in_a, in_b, op_a, op_b) (docs/method.md §5.1)."""
 
     name = "darts"
     expected_form = (
@@ -192,7 +192,7 @@ class DartsSpace(SearchSpace):
         return self._format(g)
 
     def from_retrain(self, normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]]) -> str:
-        """Canonical string of a retraining-convention genotype (spec Appendix A; 0 = older input)."""
+        """Canonical string of a retraining-convention genotype (docs/method.md Appendix A; 0 = older input)."""
         return self._format(from_retrain_genotype(normal, reduce))
 
     def to_retrain(self, arch: str) -> dict[str, RetrainCell | list[int]]:
@@ -233,11 +233,11 @@ class DartsSpace(SearchSpace):
     # -- views ---------------------------------------------------------------------------------------
     @staticmethod
     def token(cell: int, node: int, source: int, op: int) -> str:
-        """Position-aware token "cell c | node k | input j | op o" (spec §4.3)."""
+        """Position-aware token "cell c | node k | input j | op o" (docs/method.md §4.3)."""
         return f"{CELLS[cell]}|n{node}|in{source}|{OPS[op]}"
 
     def tokens(self, arch: str) -> list[list[str]]:
-        """[reduce tokens, normal tokens], 10 per cell: 20 per architecture (spec §4.3)."""
+        """[reduce tokens, normal tokens], 10 per cell: 20 per architecture (docs/method.md §4.3)."""
         genes = self._parse(arch)
         out = []
         for cell in range(len(CELLS)):
@@ -256,7 +256,7 @@ class DartsSpace(SearchSpace):
         ]
 
     def to_graph(self, arch: str) -> nx.DiGraph:
-        """Op-as-vertex graph of both cells (spec §4.3), two disconnected components.
+        """Op-as-vertex graph of both cells (docs/method.md §4.3), two disconnected components.
 
         Vertices per cell ``c`` (``reduce``/``normal``): inputs ``c:h0``, ``c:h1``; one vertex per op
         instance ``c:n{k}:a`` / ``c:n{k}:b`` whose ``token`` is the §4.3 token; nodes ``c:h{k}``; the output

@@ -1,4 +1,4 @@
-"""Training for the DARTS space (spec §5): weight-sharing supernet search and retraining.
+"""Training for the DARTS space (docs/method.md §5): weight-sharing supernet search and retraining.
 
 Every module here imports torch; nothing outside ``ktnas.training`` does, so importing ktnas stays cheap.
 

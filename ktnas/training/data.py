@@ -1,9 +1,9 @@
-"""Datasets of the DARTS-space experiments (spec §5.8) and on-device batching with augmentation.
+"""Datasets of the DARTS-space experiments (docs/method.md §5.8) and on-device batching with augmentation.
 
 Every dataset is held in memory as uint8 ``(N, C, H, W)`` images plus int64 labels (:class:`ImageSet`).
 Batches are normalised and augmented on the compute device from an explicit ``torch.Generator``, so
 training is reproducible and resumable without DataLoader worker state. Grayscale images are repeated
-to 3 channels (spec §5.3).
+to 3 channels (docs/method.md §5.3).
 
 Downloads go to ``<root>/<dataset name>/`` (default root ``resources/data``) through torchvision and
 the medmnist URLs; offline, missing files raise one :class:`~ktnas._io.KtnasError` saying what to put
@@ -98,7 +98,7 @@ def _mnist(name: str, subdir: str, url: str, title: str) -> DatasetSpec:
         source="mnist",
         search_split="random80",
         description=f"{title}: search = seeded random 48k/12k split of the 60k train set, test 10k "
-        "(normalised with the MNIST statistics, as [CODE])",
+        "(normalised with the MNIST statistics, as the authors' code)",
         archives=_MNIST_ARCHIVES,
         url=url,
         subdir=subdir,
@@ -228,7 +228,7 @@ class Splits:
 
 
 def every_nth_per_class(labels: np.ndarray, every: int = 5) -> np.ndarray:
-    """Sorted indices of positions 0, every, 2·every, ... < n_c − 1 within each class ([CODE] val split)."""
+    """Sorted indices of positions 0, every, 2·every, ... < n_c − 1 within each class (the authors' val split)."""
     val: list[np.ndarray] = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
@@ -352,12 +352,12 @@ def load_splits(
     download: bool = True,
     split_seed: int = 0,
 ) -> Splits:
-    """Load ``name`` (downloading into ``<root>/<name>/`` if needed) and build its splits (spec §5.8).
+    """Load ``name`` (downloading into ``<root>/<name>/`` if needed) and build its splits (docs/method.md §5.8).
 
     - CIFAR: search val = every 5th image per class of the train set (1,000 / 100 per class), search
       train = the rest; retraining uses the whole train set; test = official test set.
     - MNIST, Fashion-MNIST: a random 80/20 split of the 60k train set seeded with ``split_seed``
-      ([DECISION]; the code's split is unseeded); test = official test set.
+      (a ktnas decision; the code's split is unseeded); test = official test set.
     - MedMNIST: official train / val / test (retraining trains on train).
     - synthetic: generated (``split_seed`` seeds the generator); the last 128 train images are the val.
     """
@@ -395,7 +395,7 @@ class Augment:
 
     @classmethod
     def search(cls, spec: DatasetSpec) -> Augment:
-        """The dataset's training augmentation (spec §5.8)."""
+        """The dataset's training augmentation (docs/method.md §5.8)."""
         return cls(pad=spec.pad, hflip=spec.hflip)
 
 

@@ -1,4 +1,4 @@
-"""The retraining network of spec §5.9 (DARTS ``NetworkCIFAR`` with the KTNAS evaluation ops).
+"""The retraining network of docs/method.md §5.9 (DARTS ``NetworkCIFAR`` with the KTNAS evaluation ops).
 
 Built from a canonical DARTS-space string (input 0 = newer); the genotype is converted to the
 retraining convention (input 0 = older) by :func:`ktnas.spaces.darts.to_retrain_genotype`.
@@ -133,5 +133,5 @@ class EvalNetwork(nn.Module):
 
 
 def count_params(model: nn.Module) -> int:
-    """Number of parameters, the auxiliary head excluded (as reported in the paper, spec §5.9)."""
+    """Number of parameters, the auxiliary head excluded (as reported in the paper, docs/method.md §5.9)."""
     return sum(p.numel() for n, p in model.named_parameters() if not n.startswith("auxiliary_head."))

@@ -1,4 +1,4 @@
-"""Retraining a found genotype from scratch (spec §5.9; §5.10 protocol (b) for 28×28 data).
+"""Retraining a found genotype from scratch (docs/method.md §5.9; §5.10 protocol (b) for 28×28 data).
 
 :func:`retrain` checkpoints after every epoch (atomically) and resumes from its checkpoint: the
 randomness of epoch ``e`` is seeded from ``(seed, e)``, so an interrupted and resumed run reproduces
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RetrainConfig:
-    """Retraining settings; defaults are the official CIFAR-10 command (spec §5.9; C=42 for CIFAR-100)."""
+    """Retraining settings; defaults are the official CIFAR-10 command (docs/method.md §5.9; C=42 for CIFAR-100)."""
 
     epochs: int = 600
     channels: int = 48
@@ -45,7 +45,7 @@ class RetrainConfig:
     grad_clip: float = 5.0
     drop_path: float = 0.3  # final drop-path probability of the linear ramp from 0
     cutout: int = 16
-    seed: int = 0  # weights, batch order, augmentation, drop path ([CODE] uses 0)
+    seed: int = 0  # weights, batch order, augmentation, drop path (the authors' code uses 0)
     split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 split (fixed across runs by default)
     max_batches_per_epoch: int | None = None  # test / smoke-run knob
     max_test_images: int | None = None
@@ -63,7 +63,7 @@ class RetrainConfig:
 
 
 def epoch_lr(cfg: RetrainConfig, epoch: int) -> float:
-    """Cosine annealing over ``cfg.epochs``, stepped before each epoch as in [CODE]:
+    """Cosine annealing over ``cfg.epochs``, stepped before each epoch as in the authors' code:
     lr(e) = lr0/2 · (1 + cos(π (e+1) / E))."""
     return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * (epoch + 1) / cfg.epochs))
 

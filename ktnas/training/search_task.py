@@ -1,4 +1,4 @@
-"""One task of the DARTS-space search: its supernet, optimiser and data (spec §5.3–§5.7, §5.10a).
+"""One task of the DARTS-space search: its supernet, optimiser and data (docs/method.md §5.3–§5.7, §5.10a).
 
 The multi-task driver owns the populations; per generation it calls :meth:`WeightSharingTask.train_epoch`
 and :meth:`WeightSharingTask.evaluate` for each task in turn, and :meth:`WeightSharingTask.evaluate_full`
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ktnas._io import KtnasError, atomic_path
+from ktnas.params import DartsParams, SupernetSettings
 from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import (
     DEFAULT_ROOT,
@@ -43,40 +44,25 @@ ArchSampler = Callable[[np.random.Generator], str]
 
 
 @dataclass(frozen=True)
-class SearchConfig:
-    """Supernet search settings; defaults are the official cifar config (spec §1.5, §5.5, §5.6)."""
+class SearchConfig(SupernetSettings):
+    """One task's supernet search: the :class:`~ktnas.params.SupernetSettings` of the run plus the
+    settings the run derives (its cosine horizon T and the task's own seed) and two device switches."""
 
-    channels: int = 20  # C (48 for MedMNIST)
-    batch_size: int = 128
-    val_batch_size: int = 1000
-    fitness_images: int = 2000  # V: fixed validation subset for fitness (§5.6 [DECISION])
-    generations: int = 200  # T: horizon of the cosine learning rate (§5.5)
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    dropout: float = 0.1
-    drop_path_keep: float = 0.9
-    drop_path_start: int = 50  # generation from which drop path is on (25 for MedMNIST)
-    max_batches_per_epoch: int | None = None  # test / smoke-run knob; None = the whole training split
-    max_full_val_images: int | None = None  # cap of evaluate_full; None = the whole validation split
+    generations: int = DartsParams.generations  # T: horizon of the cosine learning rate (§5.5)
     seed: int = 0  # give every task of a run its own seed (weights, batch order, sampling)
-    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 split (fixed across runs by default)
-    device: str | None = None  # None: CUDA if available
-    amp: bool = True  # bf16/fp16 autocast on CUDA
     channels_last: bool = True
     data_on_device: bool = True  # keep the uint8 dataset on the GPU
 
     def __post_init__(self) -> None:
-        for key in ("channels", "batch_size", "val_batch_size", "fitness_images", "generations"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"SearchConfig.{key}={getattr(self, key)} must be >= 1")
+        super().__post_init__()
+        if self.generations < 1:
+            raise ValueError(f"SearchConfig.generations={self.generations} must be >= 1")
 
 
 def mixed_sampler(
     parents: Sequence[str], offspring: Sequence[str] = (), p_parent: float = 0.5
 ) -> ArchSampler:
-    """Spec §5.5 [DECISION]: with probability ``p_parent`` a uniform draw from ``parents`` (pass P ∪ TP),
+    """docs/method.md §5.5 (a ktnas decision): with probability ``p_parent`` a uniform draw from ``parents`` (pass P ∪ TP),
     otherwise from ``offspring``; only ``parents`` when there are no offspring (generation 0)."""
     par, off = list(parents), list(offspring)
     if not par and not off:
@@ -92,12 +78,12 @@ def mixed_sampler(
 
 
 def cosine_lr(base_lr: float, generation: int, horizon: int) -> float:
-    """Spec §5.5: lr(g) = base/2 · (1 + cos(π (g+1) / T)), stepped before training ([CODE])."""
+    """docs/method.md §5.5: lr(g) = base/2 · (1 + cos(π (g+1) / T)), stepped before training (the authors' code)."""
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * (generation + 1) / horizon))
 
 
 class WeightSharingTask:
-    """Supernet, SGD optimiser and data of one task (spec §5.3, §5.5–§5.7).
+    """Supernet, SGD optimiser and data of one task (docs/method.md §5.3, §5.5–§5.7).
 
     ``data`` is a dataset name of :data:`ktnas.training.data.DATASETS` (loaded from ``root``) or
     ready :class:`~ktnas.training.data.Splits`. Fitness values are accuracies in percent.
@@ -157,7 +143,7 @@ class WeightSharingTask:
         return cosine_lr(self.cfg.lr, generation, self.cfg.generations)
 
     def train_epoch(self, sample: Sequence[str] | ArchSampler, generation: int) -> dict[str, float]:
-        """One epoch of supernet training for ``generation`` (spec §5.5).
+        """One epoch of supernet training for ``generation`` (docs/method.md §5.5).
 
         Every mini-batch activates one architecture: a uniform draw (with replacement) from ``sample``
         when it is a list, else ``sample(rng)`` (see :func:`mixed_sampler`). Returns statistics: lr,
@@ -236,7 +222,7 @@ class WeightSharingTask:
         return 100.0 * float(correct) / max(n, 1)
 
     def evaluate(self, archs: Sequence[str]) -> list[float]:
-        """Fitness (spec §5.6 [DECISION]): each architecture's own accuracy (%) on the fixed first V
+        """Fitness (docs/method.md §5.6 (a ktnas decision)): each architecture's own accuracy (%) on the fixed first V
         validation images, no augmentation, eval-mode BN."""
         return [self._accuracy(self.space.canonical(a), self._fitness_batches) for a in archs]
 
@@ -248,13 +234,13 @@ class WeightSharingTask:
         )
 
     def evaluate_full(self, arch: str) -> float:
-        """Accuracy (%) of ``arch`` on the whole search validation split (spec §5.7)."""
+        """Accuracy (%) of ``arch`` on the whole search validation split (docs/method.md §5.7)."""
         return self._accuracy(
             self.space.canonical(arch), self._stream(self.val_set, self.cfg.max_full_val_images)
         )
 
     def evaluate_test(self, arch: str) -> float:
-        """Spec §5.10 protocol (a): supernet-weights accuracy (%) on the test split, no augmentation."""
+        """docs/method.md §5.10 protocol (a): supernet-weights accuracy (%) on the test split, no augmentation."""
         return self._accuracy(self.space.canonical(arch), self._stream(self.splits.test, None))
 
     # -- checkpoints ---------------------------------------------------------------------------------------

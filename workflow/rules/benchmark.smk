@@ -1,12 +1,14 @@
-rule benchmark_nb201:
+rule benchmark:
     output:
-        "results/benchmarks/nb201.parquet",
+        "results/benchmarks/{space}.parquet",
     log:
-        "logs/benchmark/nb201.log",
+        "logs/benchmark/{space}.log",
     benchmark:
-        "benchmarks/benchmark_nb201.tsv"
+        "logs/benchmark/{space}.tsv"
+    wildcard_constraints:
+        space="|".join(TABULAR),
     params:
-        source=config["benchmarks"]["nb201"],
+        source=benchmark_source,
         version=RESULTS_VERSION,
     shell:
-        "ktnas benchmark --space nb201 --source {params.source:q} --out {output} 2> {log}"
+        "ktnas benchmark --space {wildcards.space} --source {params.source:q} --out {output} 2> {log}"

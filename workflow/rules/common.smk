@@ -1,62 +1,147 @@
+# Helpers shared by every rule file: the validated config, the runs it expands to, and input functions.
 import json
 
 from ktnas import __version__
-from ktnas.config import nb201_runs, validate_config
+from ktnas.config import embedding_settings, expand_runs, validate_config
+from ktnas.methods import get_method
+from ktnas.recipes import RECIPES, get_recipe
 
 # one clear message naming the bad key and the allowed values, before any job starts
 config.update(validate_config(config))
 
-NB201_RUNS = nb201_runs(config)
-NB201_TASKS = ",".join(config["nb201"]["tasks"])
+RUNS = expand_runs(config)
+TABULAR = [s for s, r in RECIPES.items() if r.tabular]
 # bump when a change in ktnas would change results (Snakemake does not notice edits to a package)
 RESULTS_VERSION = __version__
 
 
-def run_of(wildcards):
-    return NB201_RUNS[wildcards.run]
+wildcard_constraints:
+    space="|".join(RECIPES),
+    run=r"[^/]+",
+    seed=r"\d+",
 
 
-def run_files(group):
+def run_of(wc):
+    return RUNS[wc.space][wc.run]
+
+
+def search_files(space, study):
     return [
-        f"results/search/nb201/{r.name}/seed{s}.json"
-        for r in NB201_RUNS.values()
-        if r.group == group
-        for s in range(r.seeds)
+        f"results/search/{space}/{r.name}/seed{s}.json"
+        for r in RUNS[space].values()
+        if r.study == study
+        for s in r.seeds
     ]
 
 
-def embedding_file(encoding):
-    main = config["embedding"]["method"]
-    return (
-        "results/embeddings/nb201.parquet"
-        if encoding == main
-        else f"results/embeddings/nb201-{encoding}.parquet"
-    )
+def retrain_files(space, study):
+    return [
+        f"results/retrain/{space}/{r.name}/seed{s}/{t}.json"
+        for r in RUNS[space].values()
+        if r.study == study
+        for s in r.seeds
+        for t in r.retrain
+    ]
 
 
-def proxy_file():
-    return (
-        []
-        if config["proxies"]["source"] == "bundled"
-        else ["results/proxies/nb201.parquet"]
-    )
+def studies(space):
+    return list(dict.fromkeys(r.study for r in RUNS[space].values()))
+
+
+def table_inputs(wc):
+    retrained = any(r.retrain for r in RUNS[wc.space].values() if r.study == wc.study)
+    files = (retrain_files if retrained else search_files)(wc.space, wc.study)
+    bench = [f"results/benchmarks/{wc.space}.parquet"] if wc.space in TABULAR else []
+    return {"results": files, "benchmark": bench}
+
+
+def embedding_file(space, encoding):
+    main = embedding_settings(config, space)["method"]
+    suffix = "" if encoding == main else f"-{encoding}"
+    return f"results/embeddings/{space}{suffix}.parquet"
+
+
+def search_inputs(wc):
+    """What one search job reads: its benchmark, and only the tables its method uses."""
+    run, recipe = run_of(wc), get_recipe(wc.space)
+    method = get_method(run.method)
+    inputs = {}
+    if recipe.tabular:
+        inputs["benchmark"] = f"results/benchmarks/{wc.space}.parquet"
+    if method.needs_distance:
+        inputs["embedding"] = embedding_file(wc.space, run.embedding)
+    if recipe.reads_proxies(method) and config["proxies"]["source"] == "compute":
+        inputs["proxies"] = f"results/proxies/{wc.space}.parquet"
+    inputs["data"] = [f"results/data/{t}.json" for t in recipe.datasets(run.tasks)]
+    return inputs
+
+
+def search_flags(wc, input):
+    flags = [
+        f"--{key} {input[key]}"
+        for key in ("benchmark", "embedding", "proxies")
+        if key in input.keys()
+    ]
+    return " ".join(flags)
 
 
 def all_outputs():
-    out = ["results/embeddings/nb201.parquet", "results/tables/nb201_evaluations.csv"]
-    groups = {r.group for r in NB201_RUNS.values()}
-    if "figures" in groups:
+    """The default target: every table and figure of the spaces that run by default (not DARTS)."""
+    out = []
+    for space in RUNS:
+        if not get_recipe(space).default_target or not RUNS[space]:
+            continue
         out += [
-            "results/figures/nb201_convergence.png",
-            "results/figures/nb201_transfer_rank.png",
+            f"results/tables/{space}_{s}.csv" for s in studies(space) if s != "figures"
         ]
-    if "sensitivity" in groups:
-        out.append("results/tables/nb201_sensitivity.csv")
-    if "ablation" in groups:
-        out.append("results/tables/nb201_embedding_ablation.csv")
-    if config["trans101"].get("methods"):
-        out += [
-            "results/tables/trans101_performance.csv",
-            "results/figures/trans101_kendall.png",
-        ]
+        if "figures" in studies(space):
+            out += [
+                f"results/figures/{space}_{k}.png"
+                for k in ("convergence", "transfer_rank")
+            ]
+        out.append(f"results/figures/{space}_kendall.png")
     return out
+
+
+def darts_outputs():
+    return [f"results/tables/darts_{s}.csv" for s in studies("darts")]
+
+
+def embedding_flags(wc):
+    """`ktnas embed` options: the space's embedding settings, or another encoding (Table VIII ablation)."""
+    settings = embedding_settings(config, wc.space)
+    if "encoding" in wc.keys():
+        settings["method"] = wc.encoding
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(settings.items()))
+
+
+def benchmark_source(wc):
+    return config["benchmarks"][wc.space]
+
+
+def gpus(wc):
+    return get_recipe(wc.space).gpus
+
+
+def run_method(wc):
+    return run_of(wc).method
+
+
+def run_tasks(wc):
+    return ",".join(run_of(wc).tasks)
+
+
+def run_params(wc):
+    return json.dumps(run_of(wc).params, sort_keys=True)
+
+
+def retrain_params(wc):
+    return json.dumps(run_of(wc).retrain[wc.task], sort_keys=True)
+
+
+def benchmark_flag(wc, input):
+    return f"--benchmark {input.benchmark}" if input.benchmark else ""
+
+
+def figure_results(wc):
+    return [] if wc.kind == "kendall" else search_files(wc.space, "figures")

@@ -1,34 +1,29 @@
-rule embed_nb201:
+rule embed:
     output:
-        "results/embeddings/nb201.parquet",
+        "results/embeddings/{space}.parquet",
     log:
-        "logs/embed/nb201.log",
+        "logs/embed/{space}.log",
     benchmark:
-        "benchmarks/embed_nb201.tsv"
+        "logs/embed/{space}.tsv"
     params:
-        method=config["embedding"]["method"],
-        dim=config["embedding"]["dim"],
-        seed=config["embedding"]["seed"],
+        settings=embedding_flags,
         version=RESULTS_VERSION,
     shell:
-        "ktnas embed --space nb201 --method {params.method} --dim {params.dim} --seed {params.seed} "
-        "--out {output} 2> {log}"
+        "ktnas embed --space {wildcards.space} {params.settings} --out {output} 2> {log}"
 
 
-rule embed_nb201_encoding:
+rule embed_encoding:
     # Table VIII ablation: other architecture encodings than the configured one
     output:
-        "results/embeddings/nb201-{encoding}.parquet",
+        "results/embeddings/{space}-{encoding}.parquet",
     log:
-        "logs/embed/nb201-{encoding}.log",
+        "logs/embed/{space}-{encoding}.log",
     benchmark:
-        "benchmarks/embed_nb201-{encoding}.tsv"
+        "logs/embed/{space}-{encoding}.tsv"
     wildcard_constraints:
         encoding="node2vec|onehot|path",
     params:
-        dim=config["embedding"]["dim"],
-        seed=config["embedding"]["seed"],
+        settings=embedding_flags,
         version=RESULTS_VERSION,
     shell:
-        "ktnas embed --space nb201 --method {wildcards.encoding} --dim {params.dim} --seed {params.seed} "
-        "--out {output} 2> {log}"
+        "ktnas embed --space {wildcards.space} {params.settings} --out {output} 2> {log}"

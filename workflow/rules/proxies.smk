@@ -1,21 +1,18 @@
 # Zero-cost proxies of every NB201 cell, one job per (dataset, chunk); only when proxies.source=compute.
 # A finished chunk is never recomputed, so a killed pipeline resumes where it stopped.
-PROXY_CHUNKS = range(config["proxies"]["chunks"])
-
-
 rule proxies_chunk:
     output:
         "results/proxies/nb201/{dataset}/chunk{chunk}.parquet",
     log:
         "logs/proxies/nb201/{dataset}/chunk{chunk}.log",
     benchmark:
-        "benchmarks/proxies_nb201_{dataset}_chunk{chunk}.tsv"
+        "logs/proxies/nb201/{dataset}/chunk{chunk}.tsv"
     resources:
-        gpu=lambda wc: 1 if config["proxies"]["device"].startswith("cuda") else 0,
+        gpu=1 if config["proxies"]["device"].startswith("cuda") else 0,
     params:
         proxies=",".join(config["proxies"]["proxies"]),
         n_chunks=config["proxies"]["chunks"],
-        limit=lambda wc: (
+        limit=(
             f"--limit {config['proxies']['limit']}"
             if config["proxies"]["limit"]
             else ""
@@ -33,7 +30,7 @@ rule proxies_merge:
         expand(
             "results/proxies/nb201/{dataset}/chunk{chunk}.parquet",
             dataset=config["nb201"]["tasks"],
-            chunk=PROXY_CHUNKS,
+            chunk=range(config["proxies"]["chunks"]),
         ),
     output:
         "results/proxies/nb201.parquet",

@@ -1,78 +1,36 @@
-rule table_nb201:
+rule table:
     input:
-        run_files("main"),
+        unpack(table_inputs),
     output:
         csv=report(
-            "results/tables/nb201_evaluations.csv",
-            caption="../report/nb201_evaluations.rst",
-            category="NAS-Bench-201",
+            "results/tables/{space}_{study}.csv",
+            caption="../report/table.rst",
+            category="{space}",
         ),
-        md="results/tables/nb201_evaluations.md",
+        md="results/tables/{space}_{study}.md",
     log:
-        "logs/tables/nb201_evaluations.log",
+        "logs/tables/{space}_{study}.log",
+    params:
+        benchmark=benchmark_flag,
     shell:
-        "ktnas aggregate --kind nb201 --inputs {input} --out-csv {output.csv} --out-md {output.md} 2> {log}"
+        "ktnas table --space {wildcards.space} --study {wildcards.study} --inputs {input.results} "
+        "{params.benchmark} --out-csv {output.csv} --out-md {output.md} 2> {log}"
 
 
-rule table_nb201_sensitivity:
+rule figure:
     input:
-        run_files("sensitivity"),
-    output:
-        csv=report(
-            "results/tables/nb201_sensitivity.csv",
-            caption="../report/nb201_sensitivity.rst",
-            category="NAS-Bench-201",
-        ),
-        md="results/tables/nb201_sensitivity.md",
-    log:
-        "logs/tables/nb201_sensitivity.log",
-    shell:
-        "ktnas aggregate --kind sensitivity --inputs {input} --out-csv {output.csv} --out-md {output.md} 2> {log}"
-
-
-rule table_nb201_ablation:
-    input:
-        run_files("ablation"),
-    output:
-        csv=report(
-            "results/tables/nb201_embedding_ablation.csv",
-            caption="../report/nb201_ablation.rst",
-            category="NAS-Bench-201",
-        ),
-        md="results/tables/nb201_embedding_ablation.md",
-    log:
-        "logs/tables/nb201_embedding_ablation.log",
-    shell:
-        "ktnas aggregate --kind ablation --inputs {input} --out-csv {output.csv} --out-md {output.md} 2> {log}"
-
-
-rule figure_nb201_convergence:
-    input:
-        run_files("figures"),
+        results=figure_results,
+        benchmark="results/benchmarks/{space}.parquet",
     output:
         report(
-            "results/figures/nb201_convergence.png",
-            caption="../report/nb201_convergence.rst",
-            category="NAS-Bench-201",
+            "results/figures/{space}_{kind}.png",
+            caption="../report/figure.rst",
+            category="{space}",
         ),
     log:
-        "logs/figures/nb201_convergence.log",
+        "logs/figures/{space}_{kind}.log",
+    wildcard_constraints:
+        kind="convergence|transfer_rank|kendall",
     shell:
-        "ktnas figure --kind nb201_convergence --inputs {input} --out {output} 2> {log}"
-
-
-rule figure_nb201_transfer_rank:
-    input:
-        runs=run_files("figures"),
-        benchmark="results/benchmarks/nb201.parquet",
-    output:
-        report(
-            "results/figures/nb201_transfer_rank.png",
-            caption="../report/nb201_transfer_rank.rst",
-            category="NAS-Bench-201",
-        ),
-    log:
-        "logs/figures/nb201_transfer_rank.log",
-    shell:
-        "ktnas figure --kind nb201_transfer_rank --inputs {input.runs} --benchmark {input.benchmark} "
-        "--out {output} 2> {log}"
+        "ktnas figure --kind {wildcards.kind} --space {wildcards.space} --inputs {input.results} "
+        "--benchmark {input.benchmark} --out {output} 2> {log}"

@@ -1,25 +1,25 @@
-rule search_nb201:
+# One seeded search per (space, run, seed). Checkpoints (results/checkpoints/...) are not outputs, so a
+# killed or failed job keeps them and resumes from its last generation when rerun.
+rule search:
     input:
-        benchmark="results/benchmarks/nb201.parquet",
-        embedding=lambda wc: embedding_file(run_of(wc).embedding),
-        proxies=proxy_file(),
+        unpack(search_inputs),
     output:
-        "results/search/nb201/{run}/seed{seed}.json",
+        "results/search/{space}/{run}/seed{seed}.json",
     log:
-        "logs/search/nb201/{run}/seed{seed}.log",
+        "logs/search/{space}/{run}/seed{seed}.log",
     benchmark:
-        "benchmarks/search_nb201_{run}_seed{seed}.tsv"
-    wildcard_constraints:
-        seed=r"\d+",
+        "logs/search/{space}/{run}/seed{seed}.tsv"
+    resources:
+        gpu=gpus,
     params:
-        method=lambda wc: run_of(wc).method,
-        hp=lambda wc: json.dumps(run_of(wc).params, sort_keys=True),
-        tasks=NB201_TASKS,
-        proxies=lambda wc, input: f"--proxies {input.proxies}" if input.proxies else "",
-        checkpoint="results/checkpoints/nb201/{run}/seed{seed}.json",
+        method=run_method,
+        tasks=run_tasks,
+        hp=run_params,
+        flags=search_flags,
+        data_root=config["data_root"],
+        checkpoint="results/checkpoints/{space}/{run}/seed{seed}.json",
         version=RESULTS_VERSION,
     shell:
-        "ktnas search --space nb201 --method {params.method} --seed {wildcards.seed} "
-        "--tasks {params.tasks} --params {params.hp:q} --benchmark {input.benchmark} "
-        "--embedding {input.embedding} {params.proxies} --checkpoint {params.checkpoint} "
-        "--out {output} 2> {log}"
+        "ktnas search --space {wildcards.space} --method {params.method} --seed {wildcards.seed} "
+        "--tasks {params.tasks} --params {params.hp:q} {params.flags} --data-root {params.data_root:q} "
+        "--checkpoint {params.checkpoint} --out {output} 2> {log}"

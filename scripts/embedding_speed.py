@@ -1,4 +1,4 @@
-"""Speed of the architecture embedding (spec §4.3, acceptance property 8).
+"""Speed of the architecture embedding (docs/method.md §4.3, acceptance property 8).
 
 Prints, all measured in this run on this machine:
 
@@ -34,7 +34,7 @@ from ktnas.spaces import get_space
 
 
 def per_pair_baseline(space, a: str, b: str, seed: int, dim: int, cfg) -> float:  # type: ignore[no-untyped-def]
-    """Official-style distance (spec §4.2), one repetition: two independent node2vec fits."""
+    """Official-style distance (docs/method.md §4.2), one repetition: two independent node2vec fits."""
     from node2vec import Node2Vec
 
     vecs = []

@@ -1,4 +1,4 @@
-"""A DARTS-space task as the multi-task search sees it: weight-sharing training and fitness (spec §5.5–§5.7).
+"""A DARTS-space task as the multi-task search sees it: weight-sharing training and fitness (docs/method.md §5.5–§5.7).
 
 :class:`DartsProblem` implements the :class:`~ktnas.search.problem.Problem` protocol around a
 :class:`~ktnas.training.search_task.WeightSharingTask`. Every generation trains the task's supernet for one
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ktnas._io import KtnasError, atomic_path
+from ktnas.search.problem import Problem
 
 if TYPE_CHECKING:
     from ktnas.training.search_task import WeightSharingTask
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class WallClock:
-    """Wall-clock seconds of one search, carried across a resume (spec §5.5: GPU days = wall time / 86,400).
+    """Wall-clock seconds of one search, carried across a resume (docs/method.md §5.5: GPU days = wall time / 86,400).
 
     Time lost between the last checkpoint and a kill is not counted: a resumed run reports the time an
     uninterrupted run would have taken.
@@ -46,13 +47,13 @@ class WallClock:
         self._start = time.perf_counter()
 
 
-class DartsProblem:
-    """One task of the DARTS-space search (spec §3.4 with §5.5–§5.7). Fitness = accuracy (%).
+class DartsProblem(Problem):
+    """One task of the DARTS-space search (docs/method.md §3.4 with §5.5–§5.7). Fitness = accuracy (%).
 
     - ``evaluate_initial``: one epoch sampling from P, then evaluate P (generation 0).
     - ``evaluate_generation``: one epoch where each mini-batch activates, with probability
-      ``parent_prob``, a uniform draw from P ∪ TP, otherwise one from O (§5.5 [DECISION]); then evaluate O
-      and, with ``reeval_parents`` (§5.6 [DECISION]), re-evaluate P with the new shared weights.
+      ``parent_prob``, a uniform draw from P ∪ TP, otherwise one from O (§5.5 (a ktnas decision)); then evaluate O
+      and, with ``reeval_parents`` (§5.6 (a ktnas decision)), re-evaluate P with the new shared weights.
     - ``end_generation``: the current best on the whole validation split; the best seen is kept with a
       copy of the supernet weights, used for the §5.10 (a) "supernet" test accuracy in :meth:`summary`.
     """
@@ -82,8 +83,8 @@ class DartsProblem:
         self._best_weights: dict[str, Any] | None = None
 
     # -- Problem protocol -------------------------------------------------------------------------------
-    def evaluate_initial(self, archs: Sequence[str], rng: np.random.Generator) -> list[float]:
-        """Generation 0: train one epoch sampling from P, then the fitness of P (spec §3.4, §5.5)."""
+    def evaluate_initial(self, archs: Sequence[str]) -> list[float]:
+        """Generation 0: train one epoch sampling from P, then the fitness of P (docs/method.md §3.4, §5.5)."""
         start = time.perf_counter()
         stats = self.task.train_epoch(list(archs), 0)
         fitness = self.task.evaluate(archs)
@@ -96,9 +97,8 @@ class DartsProblem:
         parents: Sequence[str],
         transferred: Sequence[str],
         offspring: Sequence[str],
-        rng: np.random.Generator,
     ) -> tuple[list[float] | None, list[float]]:
-        """Train one epoch on P ∪ TP ∪ O (§5.5 [DECISION]); fitness of O, and of P if re-evaluated."""
+        """Train one epoch on P ∪ TP ∪ O (§5.5 (a ktnas decision)); fitness of O, and of P if re-evaluated."""
         from ktnas.training.search_task import mixed_sampler
 
         start = time.perf_counter()
@@ -110,7 +110,7 @@ class DartsProblem:
         return parent_fit, kids
 
     def end_generation(self, generation: int, best_arch: str) -> None:
-        """Spec §5.7: the population's best on the whole validation split; keep the best seen."""
+        """docs/method.md §5.7: the population's best on the whole validation split; keep the best seen."""
         start = time.perf_counter()
         acc = self.task.evaluate_full(best_arch)
         if acc > self.best_val_acc:
@@ -129,22 +129,29 @@ class DartsProblem:
     def finished(self) -> bool:
         return False
 
+    def chosen_arch(self, population_best: str) -> str:
+        """§5.7: the best architecture on the full validation split over all generations."""
+        return self.best_arch if self.best_arch is not None else population_best
+
     def summary(self) -> dict[str, Any]:
-        """Spec §5.7 output (overrides the driver's population best): the last saved best architecture,
-        its full-validation accuracy, the task's compute seconds and training throughput, and the
-        §5.10 (a) test accuracy of that architecture with the supernet weights saved with it."""
-        rates = [h["images_per_s"] for h in self.history if np.isfinite(h["images_per_s"])]
+        """§5.7 output: the chosen architecture's full-validation accuracy, the task's compute seconds and
+        training throughput, and the §5.10 (a) test accuracy of that architecture with the supernet
+        weights saved with it. (``best_fitness`` of the result stays the final population's best.)"""
         out: dict[str, Any] = {
-            "best_arch": self.best_arch,
             "best_val_acc": self.best_val_acc,
             "best_generation": self.best_generation,
             "search_seconds": self.seconds,
-            "images_per_s": float(np.mean(rates)) if rates else float("nan"),
+            "images_per_s": self.throughput(),
             "history": self.history,
         }
         if self.supernet_test and self._best_weights is not None and self.best_arch is not None:
             out["supernet_test_acc"] = self._supernet_test_acc()
         return out
+
+    def throughput(self) -> float:
+        """Mean training images per second over the generations (NaN before any)."""
+        rates = [h["images_per_s"] for h in self.history if np.isfinite(h["images_per_s"])]
+        return float(np.mean(rates)) if rates else float("nan")
 
     # -- checkpoint state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""The method registry: every row of the results tables is one entry here (docs/method.md §7).
+
+A method is either a transfer policy run in the multi-task loop (Algorithm 4; any space) or a
+single-task search run once per task on a tabular benchmark (the space's recipe must count queries).
+Single-task searches are named by ``module:function`` and imported only when they run, so this registry
+is cheap to import from the config, the CLI and the Snakefile.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ktnas.search.policies import (
+    AdaptiveTransfer,
+    FittestTransfer,
+    NoTransfer,
+    RandomTransfer,
+    RankTransfer,
+    TransferPolicy,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ktnas.evaluator import BenchmarkProblem
+    from ktnas.params import BenchmarkParams
+    from ktnas.results import TaskResult
+    from ktnas.search.checkpoint import Checkpointer
+    from ktnas.spaces.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a single-task search may use besides its problem: a checkpoint and the task's proxy scores."""
+
+    checkpointer: Checkpointer
+    proxy: Callable[[str, str], dict[str, float]]  # (task, proxy name) -> arch -> score
+
+
+#: (space, problem, rng, params, context) -> the task's result
+Searcher = Callable[
+    ["SearchSpace", "BenchmarkProblem", "np.random.Generator", "BenchmarkParams", TaskContext], "TaskResult"
+]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method of the harness: ``policy`` for the multi-task loop, or ``searcher`` (``module:function``)
+    for a single-task search."""
+
+    name: str
+    description: str
+    policy: type[TransferPolicy] | None = None
+    searcher: str | None = None
+    #: reads the space's zero-cost proxy table (``zero``)
+    uses_proxy: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.policy is None) == (self.searcher is None):
+            raise ValueError(f"method {self.name!r} needs exactly one of a transfer policy or a searcher")
+
+    @property
+    def multitask(self) -> bool:
+        return self.policy is not None
+
+    @property
+    def needs_distance(self) -> bool:
+        return self.policy is not None and self.policy.needs_distance
+
+    def search(self) -> Searcher:
+        assert self.searcher is not None
+        module, func = self.searcher.split(":")
+        fn: Searcher = getattr(importlib.import_module(module), func)
+        return fn
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("rs", "random search", searcher="ktnas.search.single:run_random_search"),
+        Method("rea", "regularized evolution (aging; Real et al.)", searcher="ktnas.search.single:run_rea"),
+        Method(
+            "zero",
+            "REA with zero-cost warm-up and pre-screen",
+            searcher="ktnas.search.single:run_zero",
+            uses_proxy=True,
+        ),
+        Method("single", "the KTNAS loop without transfer (single-tasking)", policy=NoTransfer),
+        Method("emtnas", "transfer of the M fittest (EMT-NAS)", policy=FittestTransfer),
+        Method("mtnas", "random transfer with adaptive frequency (MTNAS)", policy=AdaptiveTransfer),
+        Method("ktnas_random", "KTNAS without transfer rank (M random)", policy=RandomTransfer),
+        Method("ktnas", "KTNAS: transfer rank", policy=RankTransfer),
+    )
+}
+
+
+def get_method(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None

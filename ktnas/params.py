@@ -1,0 +1,134 @@
+"""The hyper-parameter model: every search setting and its default, written once (docs/method.md §1.3).
+
+Each search-space recipe names one of these classes as its parameter model. The config schema's
+method sections list exactly these fields (``tests/test_config.py`` fails when the two drift), the
+config is validated against them once, at the edge, and a run records ``dataclasses.asdict`` of its
+parameters. This module imports nothing heavy, so validating a config never loads pandas or torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+P = TypeVar("P", bound="LoopParams")
+
+
+@dataclass(frozen=True)
+class LoopParams:
+    """The multi-task loop's settings, paper Table I (docs/method.md §1.3, §3.4)."""
+
+    population_size: int = 10  # K
+    n_transferred: int = 4  # M
+    elite_ratio: float = 0.2  # r
+    saved_generations: int = 5  # m
+    generations: int = 100  # T (generation 0 is the initialisation)
+
+    def __post_init__(self) -> None:
+        if self.population_size < 2:
+            raise ValueError(f"population size K must be >= 2, got {self.population_size}")
+        if not 0 < self.elite_ratio <= 1:
+            raise ValueError(f"ranking ratio r must be in (0, 1], got {self.elite_ratio}")
+        if self.n_transferred < 0:
+            raise ValueError(f"transferred individuals M must be >= 0, got {self.n_transferred}")
+        if self.n_transferred > self.population_size:
+            raise ValueError(
+                f"n_transferred: M={self.n_transferred} exceeds population_size K={self.population_size}; "
+                "use M <= K"
+            )
+        if self.saved_generations < 1:
+            raise ValueError(f"saved generations m must be >= 1, got {self.saved_generations}")
+        if self.generations < 1:
+            raise ValueError(f"generations T must be >= 1, got {self.generations}")
+
+    @property
+    def n_elite(self) -> int:
+        """|E| = ⌊rK⌋, the elite a transferred cell's child must reach (docs/method.md §2.3)."""
+        return math.floor(self.elite_ratio * self.population_size)
+
+    @classmethod
+    def from_mapping(cls: type[P], params: Mapping[str, Any] | None = None) -> P:
+        """Build from a config or CLI mapping; unknown keys are an error naming the allowed ones."""
+        params = dict(params or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown search hyper-parameter(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**params)
+
+
+@dataclass(frozen=True)
+class BenchmarkParams(LoopParams):
+    """One search on a tabular benchmark (NAS-Bench-201, TransNAS-Bench-101): Table I's NB201 column."""
+
+    generations: int = 20000  # a cap: benchmark runs stop at the optimum or the budget first
+    tournament_size: int = 5  # S
+    n_candidates: int = 10  # mutants pre-screened per slot (NB201) or predicted per generation (Trans101)
+    warmup: int = 3000  # random cells scored by the zero-cost proxy to pick P_1 (NB201)
+    proxy: str = "synflow"
+    max_evaluations: int = 15625  # benchmark queries allowed per task
+    stop_at_optimum: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("tournament_size", "n_candidates", "warmup", "max_evaluations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"search hyper-parameter {name} must be a positive integer, got {value!r}")
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class SupernetSettings:
+    """The weight-sharing supernet of one DARTS task (docs/method.md §5.3, §5.5, §5.6); defaults are the
+    authors' CIFAR configuration."""
+
+    channels: int = 20  # C (48 for MedMNIST)
+    batch_size: int = 128
+    val_batch_size: int = 1000
+    fitness_images: int = 2000  # V: fixed validation subset of the fitness (§5.6)
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    dropout: float = 0.1
+    drop_path_keep: float = 0.9
+    drop_path_start: int = 50  # generation from which drop path is on (25 for MedMNIST)
+    max_batches_per_epoch: int | None = None  # smoke runs only; None = the whole training split
+    max_full_val_images: int | None = None  # smoke runs only; None = the whole validation split
+    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 search split (fixed across runs)
+    device: str | None = None  # None: CUDA when present, CPU otherwise
+    amp: bool = True  # bf16/fp16 autocast on CUDA
+
+    def __post_init__(self) -> None:
+        for key in ("channels", "batch_size", "val_batch_size", "fitness_images"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}={getattr(self, key)} must be >= 1")
+
+
+@dataclass(frozen=True)
+class DartsParams(SupernetSettings, LoopParams):
+    """One weight-sharing search in the DARTS space: Table I's DARTS column (docs/method.md §5.2–§5.6)."""
+
+    population_size: int = 20  # K (40 for MedMNIST)
+    generations: int = 200  # T, also the horizon of the cosine learning rate
+    tournament_size: int = 2  # S (binary tournament)
+    mutation_prob: float = 0.02  # p_m per gene
+    parent_prob: float = 0.5  # a mini-batch trains a member of P ∪ TP with this probability, else of O
+    reeval_parents: bool = True
+    supernet_test: bool = True  # §5.10 (a): test accuracy of the best with its saved supernet weights
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.mutation_prob <= 1.0:
+            raise ValueError(f"mutation_prob={self.mutation_prob} must lie in [0, 1]")
+        if not 0.0 <= self.parent_prob <= 1.0:
+            raise ValueError(f"parent_prob={self.parent_prob} must lie in [0, 1]")
+        if self.tournament_size < 1:
+            raise ValueError(f"tournament_size={self.tournament_size} must be >= 1")
+        SupernetSettings.__post_init__(self)
+        LoopParams.__post_init__(self)
+
+    def supernet(self) -> dict[str, Any]:
+        """The :class:`SupernetSettings` part, as keyword arguments."""
+        return {f.name: getattr(self, f.name) for f in fields(SupernetSettings)}

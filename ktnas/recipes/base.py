@@ -1,0 +1,270 @@
+"""The recipe protocol: what a search space must say so that one runner, one CLI and one report serve it.
+
+A recipe builds the per-task problems, the reproduction operator, the architecture distance, names its
+hyper-parameter class and its task groups, and builds its results table. Recipes import their heavy
+dependencies (pandas, torch) inside methods, so the registry is cheap to import.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ktnas.params import BenchmarkParams, LoopParams
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ktnas.methods import Method
+    from ktnas.search.multitask import Reproduction
+    from ktnas.search.problem import Problem
+    from ktnas.search.transfer import DistanceFn
+    from ktnas.spaces.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class SearchPaths:
+    """Where a run reads its inputs and keeps its checkpoint; None = the bundled or default file."""
+
+    benchmark: str | Path | None = None
+    embedding: str | Path | None = None
+    proxies: str | Path | None = None
+    checkpoint: str | Path | None = None
+    data_root: str | Path = "resources/data"
+    download: bool = True
+
+
+@dataclass(frozen=True)
+class Run:
+    """One named series of seeded searches: a table row, a figure method or a study variant.
+
+    Its per-seed results are ``results/search/{space}/{name}/seed{N}.json``; ``study`` names the table or
+    figure it belongs to (``main``, ``figures``, ``sensitivity``, ``ablation``; a DARTS task group).
+    """
+
+    space: str
+    name: str
+    method: str
+    params: dict[str, Any]
+    seeds: tuple[int, ...]
+    tasks: tuple[str, ...]
+    study: str = "main"
+    embedding: str = "node2vec"
+    retrain: dict[str, dict[str, Any]] = field(default_factory=dict)  # DARTS: task -> retraining settings
+
+
+@dataclass
+class Setup:
+    """One run's space and problems, plus whatever the recipe keeps for :meth:`Recipe.result_extra`."""
+
+    space: SearchSpace
+    problems: list[Problem]
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class Recipe(ABC):
+    """One search space as the runner, the CLI and the report see it."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params_class: ClassVar[type[LoopParams]]
+    #: problems count benchmark queries, so single-task baselines (rs, rea, ...) can run here
+    tabular: ClassVar[bool] = False
+    #: built by the pipeline's default target (False: only by its own target, e.g. ``darts``)
+    default_target: ClassVar[bool] = True
+    #: GPUs a search or retraining job asks the scheduler for
+    gpus: ClassVar[int] = 0
+
+    # -- tasks and parameters ---------------------------------------------------------------------------
+    @abstractmethod
+    def task_groups(self) -> dict[str, tuple[str, ...]]:
+        """Tasks searched together (one table each), by group name."""
+
+    def tasks(self) -> list[str]:
+        """Every task of the space, in group order."""
+        return list(dict.fromkeys(t for g in self.task_groups().values() for t in g))
+
+    def check_tasks(self, tasks: Sequence[str]) -> None:
+        known = self.tasks()
+        bad = [t for t in tasks if t not in known]
+        if bad or not tasks or len(set(tasks)) != len(tasks):
+            raise ValueError(
+                f"unknown or repeated task(s) {bad or list(tasks)} for space {self.name}; "
+                f"give distinct tasks from {known}"
+            )
+
+    def params(self, tasks: Sequence[str], overrides: Mapping[str, Any] | None = None) -> LoopParams:
+        """The run's hyper-parameters: the class defaults < ``overrides``."""
+        return self.params_class.from_mapping(overrides)
+
+    def check_params(self, key: str, method: str, tasks: Sequence[str], params: Mapping[str, Any]) -> None:
+        """The method exists and the parameter model accepts ``params`` (e.g. M <= K); the error names
+        the config ``key``."""
+        from ktnas.methods import get_method
+
+        get_method(method)
+        try:
+            self.params(tasks, params)
+        except ValueError as err:
+            raise ValueError(f"config key {key}: {err}") from None
+
+    @abstractmethod
+    def runs(self, config: Mapping[str, Any]) -> dict[str, Run]:
+        """Every run this space's config section asks for, by run name."""
+
+    # -- one run -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def setup(self, tasks: Sequence[str], hp: Any, seed: int, paths: SearchPaths) -> Setup:
+        """The space and one problem per task."""
+
+    @abstractmethod
+    def reproduction(self, setup: Setup, tasks: Sequence[str], hp: Any, paths: SearchPaths) -> Reproduction:
+        """The space's offspring operator (Table I's "EvoNAS method" column)."""
+
+    def distance(self, paths: SearchPaths) -> DistanceFn:
+        """dist(a, b) = 1 − cos in the space's architecture embedding (docs/method.md §4.3)."""
+        from ktnas.embedding import EmbeddingTable
+
+        if paths.embedding is None:
+            raise ValueError(
+                f"transfer rank needs an embedding table of {self.name}: build it with "
+                f"`ktnas embed --space {self.name} --out results/embeddings/{self.name}.parquet` "
+                "and pass --embedding"
+            )
+        if not Path(paths.embedding).exists():
+            raise ValueError(f"{paths.embedding}: embedding table not found; build it with `ktnas embed`")
+        return EmbeddingTable.load(paths.embedding, self.name).distances
+
+    def proxy_scores(self, paths: SearchPaths, task: str, proxy: str) -> dict[str, float]:
+        """arch -> zero-cost proxy score on ``task``; spaces without a proxy table refuse."""
+        raise ValueError(f"space {self.name} has no zero-cost proxy table; method 'zero' runs on nb201 only")
+
+    def reads_proxies(self, method: Method) -> bool:
+        """Whether a run of ``method`` reads the zero-cost proxy table."""
+        return False
+
+    def datasets(self, tasks: Sequence[str]) -> list[str]:
+        """Datasets to download before a search (``ktnas darts-data``); none for tabular spaces."""
+        return []
+
+    def start(self, setup: Setup) -> None:
+        """Called right before the search runs (DARTS starts its wall clock here)."""
+        return None
+
+    def result_extra(self, setup: Setup, hp: Any, tasks: Sequence[str], paths: SearchPaths) -> dict[str, Any]:
+        """Run-level result fields beyond the common ones."""
+        return {}
+
+    # -- report ------------------------------------------------------------------------------------------
+    @abstractmethod
+    def table(
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+    ) -> tuple[pd.DataFrame, str]:
+        """The results table of one study (CSV frame and Markdown) from its result files."""
+
+
+class TabularRecipe(Recipe):
+    """A space with a tabular benchmark: queries are counted by an :class:`~ktnas.evaluator.Evaluator`."""
+
+    params_class: ClassVar[type[LoopParams]] = BenchmarkParams
+    tabular: ClassVar[bool] = True
+
+    def benchmark(self, paths: SearchPaths) -> Any:
+        from ktnas.benchmarks import load_benchmark
+
+        return load_benchmark(self.name, paths.benchmark)
+
+    def task_groups(self) -> dict[str, tuple[str, ...]]:
+        from ktnas.benchmarks import tasks_of
+
+        return {self.name: tasks_of(self.name)}
+
+    def setup(self, tasks: Sequence[str], hp: Any, seed: int, paths: SearchPaths) -> Setup:
+        from ktnas.evaluator import BenchmarkProblem, Evaluator
+
+        bench = self.benchmark(paths)
+        space = searchable_space(self.name, bench)
+        known = {t.name: t for t in bench.tasks()}
+        self.check_tasks(tasks)
+        missing = [t for t in tasks if t not in known]
+        if missing:
+            raise ValueError(f"benchmark table {bench.source} has no column for task(s) {missing}")
+        allowed = space.all_archs()
+        problems: list[Problem] = [
+            BenchmarkProblem(Evaluator(bench, known[t], allowed), hp.max_evaluations, hp.stop_at_optimum)
+            for t in tasks
+        ]
+        return Setup(space, problems)
+
+    def runs(self, config: Mapping[str, Any]) -> dict[str, Run]:
+        """The methods of the space's section, plus figure runs (T generations, no stop at the optimum),
+        sensitivity and embedding-ablation variants of ``ktnas``."""
+        sec = config.get(self.name) or {}
+        tasks = tuple(sec.get("tasks", ()))
+        emb = config.get("embedding", {}).get("method", "node2vec")
+        methods: dict[str, dict[str, Any]] = sec.get("methods") or {}
+        runs: dict[str, Run] = {}
+        for m, hp in methods.items():
+            self.check_params(f"{self.name}.methods.{m}", m, tasks, hp)
+            runs[m] = Run(self.name, m, m, dict(hp), tuple(range(sec["seeds"])), tasks, embedding=emb)
+        fig = sec.get("figures") or {}
+        for m in fig.get("methods", []):
+            if m not in methods:
+                raise ValueError(
+                    f"config key {self.name}.figures.methods: {m!r} is not in {self.name}.methods; add it there"
+                )
+            hp = dict(methods[m], generations=fig["generations"], stop_at_optimum=False)
+            runs[f"fig-{m}"] = Run(
+                self.name, f"fig-{m}", m, hp, tuple(range(fig["seeds"])), tasks, "figures", emb
+            )
+        sens = sec.get("sensitivity") or {}
+        abl = sec.get("embedding_ablation") or {}
+        base = methods.get("ktnas")
+        if (sens or abl) and base is None:
+            raise ValueError(
+                f"config keys {self.name}.sensitivity / embedding_ablation vary ktnas: "
+                f"add ktnas to {self.name}.methods"
+            )
+        for key, short in (("elite_ratio", "r"), ("saved_generations", "m"), ("n_transferred", "M")):
+            for v in sens.get(key, []):
+                name = f"ktnas-{short}{v}"
+                hp = dict(base or {}, **{key: v})
+                self.check_params(f"{self.name}.sensitivity.{key}", "ktnas", tasks, hp)
+                seeds = tuple(range(sens["seeds"]))
+                runs[name] = Run(self.name, name, "ktnas", hp, seeds, tasks, "sensitivity", emb)
+        for enc in abl.get("methods", []):
+            name = f"ktnas-emb-{enc}"
+            seeds = tuple(range(abl["seeds"]))
+            runs[name] = Run(self.name, name, "ktnas", dict(base or {}), seeds, tasks, "ablation", enc)
+        return runs
+
+    @abstractmethod
+    def build_benchmark(self, source: str) -> pd.DataFrame | None:
+        """The benchmark table from ``source`` (a folder or an official file); None for 'bundled'."""
+
+    @abstractmethod
+    def write_benchmark(self, df: pd.DataFrame, out: str | Path) -> None: ...
+
+
+def searchable_space(space_name: str, bench: Any) -> SearchSpace:
+    """The space a benchmark search explores: the whole space, or only the benchmark's cells when the
+    bundled table covers part of it (TransNAS-Bench-101: 711 of 4,096)."""
+    from ktnas.spaces import get_space
+
+    space = get_space(space_name)
+    size = space.size()
+    if size is not None and len(bench.table) < size:
+        from ktnas.spaces.restricted import RestrictedSpace
+
+        return RestrictedSpace(space, sorted(bench.table.index))
+    return space
+
+
+def task_seed(seed: int, index: int) -> int:
+    """Seed of task ``index`` in a run with ``seed``: every task gets its own stream."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))

@@ -1,0 +1,208 @@
+"""The DARTS cell space (docs/method.md §5; paper Tables IV–VI): one weight-sharing supernet per task,
+the EMT-NAS-style GA, fitness on a fixed validation subset; the found genotypes are retrained afterwards
+(``ktnas darts-retrain``). Torch is imported only when a run is set up."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ktnas.params import DartsParams, LoopParams
+from ktnas.recipes.base import Recipe, Run, SearchPaths, Setup, task_seed
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class DartsGroup:
+    """Tasks searched together (one table of the paper) and their default settings (§1.5, §5.8–§5.10)."""
+
+    name: str
+    tasks: tuple[str, ...]
+    #: search hyper-parameters that differ from :class:`~ktnas.params.DartsParams`' defaults
+    search_defaults: Mapping[str, Any] = field(default_factory=dict)
+    #: retraining settings per task that differ from :class:`~ktnas.training.retrain.RetrainConfig`'s
+    retrain_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    description: str = ""
+
+
+GROUPS: dict[str, DartsGroup] = {
+    g.name: g
+    for g in (
+        DartsGroup(
+            "cifar",
+            ("cifar10", "cifar100"),
+            retrain_defaults={"cifar10": {"channels": 48}, "cifar100": {"channels": 42}},
+            description="paper Table IV: CIFAR-10/100, retrained 600 epochs (C=48 / 42)",
+        ),
+        DartsGroup(
+            "mnist",
+            ("mnist", "fashion_mnist"),
+            retrain_defaults={t: {"channels": 20} for t in ("mnist", "fashion_mnist")},
+            description="paper Table V: MNIST / Fashion-MNIST (§5.10: supernet (a) and retrain (b) with C=20)",
+        ),
+        DartsGroup(
+            "medmnist",
+            ("pathmnist", "organamnist", "organcmnist", "organsmnist"),
+            search_defaults={"population_size": 40, "channels": 48, "drop_path_start": 25},
+            retrain_defaults={
+                t: {"channels": 20} for t in ("pathmnist", "organamnist", "organcmnist", "organsmnist")
+            },
+            description="paper Table VI: four MedMNIST tasks, K=40 and a C=48 supernet (authors' med config)",
+        ),
+        DartsGroup(
+            "synthetic",
+            ("synthetic", "synthetic_b"),
+            description="two generated tasks for tests and CI (never downloads)",
+        ),
+    )
+}
+
+
+def get_group(name: str) -> DartsGroup:
+    try:
+        return GROUPS[name]
+    except KeyError:
+        raise ValueError(f"unknown DARTS task group {name!r}; choose one of {', '.join(GROUPS)}") from None
+
+
+def group_of(tasks: Sequence[str]) -> DartsGroup:
+    """The group whose tasks are exactly ``tasks`` (in that order)."""
+    for g in GROUPS.values():
+        if tuple(tasks) == g.tasks:
+            return g
+    groups = "; ".join(f"{g.name}: {','.join(g.tasks)}" for g in GROUPS.values())
+    raise ValueError(f"DARTS tasks {','.join(tasks)} are not a task group; use one of {groups}")
+
+
+class DartsRecipe(Recipe):
+    name: ClassVar[str] = "darts"
+    description: ClassVar[str] = "DARTS cells: weight-sharing multi-task search, then retraining"
+    params_class: ClassVar[type[LoopParams]] = DartsParams
+    default_target: ClassVar[bool] = False
+    gpus: ClassVar[int] = 1
+
+    def datasets(self, tasks: Sequence[str]) -> list[str]:
+        return list(tasks)
+
+    def task_groups(self) -> dict[str, tuple[str, ...]]:
+        return {g.name: g.tasks for g in GROUPS.values()}
+
+    def params(self, tasks: Sequence[str], overrides: Mapping[str, Any] | None = None) -> LoopParams:
+        """Defaults < the group's defaults (e.g. K=40, C=48 for MedMNIST) < ``overrides``."""
+        return DartsParams.from_mapping({**group_of(tasks).search_defaults, **(overrides or {})})
+
+    def runs(self, config: Mapping[str, Any]) -> dict[str, Run]:
+        """One run per (task group, method), named ``{group}-{method}``, with its retraining settings."""
+        darts = config.get("darts") or {}
+        emb = config.get("embedding", {}).get("method", "node2vec")
+        runs: dict[str, Run] = {}
+        for group, settings in (darts.get("groups") or {}).items():
+            tasks = GROUPS[group].tasks
+            for task in (settings or {}).get("retrain_tasks") or {}:
+                if task not in tasks:
+                    raise ValueError(
+                        f"config key darts.groups.{group}.retrain_tasks: {task!r} is not a task of group "
+                        f"{group}; use one of: {', '.join(tasks)}"
+                    )
+            hp = darts_search_params(config, group)
+            retrain = {t: darts_retrain_params(config, group, t) for t in tasks}
+            for m in darts.get("methods", []):
+                self.check_params(f"darts.groups.{group}", m, tasks, hp)
+                name = f"{group}-{m}"
+                seeds = tuple(range(darts["seeds"]))
+                runs[name] = Run("darts", name, m, hp, seeds, tasks, group, emb, retrain)
+        return runs
+
+    def setup(self, tasks: Sequence[str], hp: Any, seed: int, paths: SearchPaths) -> Setup:
+        from ktnas.spaces.darts import DartsSpace
+        from ktnas.training.darts_problem import DartsProblem, WallClock
+        from ktnas.training.search_task import SearchConfig, WeightSharingTask
+
+        group_of(tasks)
+        clock = WallClock()
+        problems = []
+        for i, task in enumerate(tasks):
+            cfg = SearchConfig(**hp.supernet(), generations=hp.generations, seed=task_seed(seed, i))
+            wst = WeightSharingTask(task, cfg, root=paths.data_root, download=paths.download)
+            problems.append(
+                DartsProblem(
+                    wst,
+                    parent_prob=hp.parent_prob,
+                    reeval_parents=hp.reeval_parents,
+                    supernet_test=hp.supernet_test,
+                    clock=clock,
+                )
+            )
+        return Setup(DartsSpace(), list(problems), {"clock": clock})
+
+    def reproduction(self, setup: Setup, tasks: Sequence[str], hp: Any, paths: SearchPaths) -> Any:
+        from ktnas.search.reproduction import GeneticAlgorithm
+
+        mutate = partial(setup.space.mutate, p_m=hp.mutation_prob)  # type: ignore[call-arg]
+        return GeneticAlgorithm(mutate, hp.tournament_size)
+
+    def start(self, setup: Setup) -> None:
+        setup.state["clock"].restore(0.0)  # a resumed run restores the time spent before its checkpoint
+
+    def result_extra(self, setup: Setup, hp: Any, tasks: Sequence[str], paths: SearchPaths) -> dict[str, Any]:
+        """Search cost (§5.5: GPU days = wall-clock seconds / 86,400, data loading excluded), device."""
+        seconds = setup.state["clock"].elapsed()
+        device = setup.problems[0].task.device  # type: ignore[attr-defined]
+        rates = [p.throughput() for p in setup.problems]  # type: ignore[attr-defined]
+        rates = [r for r in rates if np.isfinite(r)]
+        return {
+            "group": group_of(tasks).name,
+            "embedding": None if paths.embedding is None else str(paths.embedding),
+            "device": str(device),
+            "device_name": device_name(device),
+            "search_seconds": seconds,
+            "gpu_days": seconds / 86400.0,
+            "images_per_s": float(np.mean(rates)) if rates else float("nan"),
+        }
+
+    def table(
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+    ) -> tuple[pd.DataFrame, str]:
+        from ktnas.report.darts_tables import darts_table
+
+        return darts_table(inputs)
+
+
+def device_name(device: Any) -> str:
+    """The accelerator's name (CUDA) or the CPU's, for the search-cost record."""
+    import torch
+
+    if device.type == "cuda":
+        return str(torch.cuda.get_device_name(device))
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def retrain_defaults(task: str) -> dict[str, Any]:
+    """The task's retraining defaults (C=48/42 on CIFAR, 20 on 28×28 data)."""
+    out: dict[str, Any] = {}
+    for grp in GROUPS.values():
+        out.update(grp.retrain_defaults.get(task, {}))
+    return out
+
+
+def darts_search_params(config: Mapping[str, Any], group: str) -> dict[str, Any]:
+    """Search hyper-parameters of ``group``: darts.search, then darts.groups.<group>.search."""
+    darts = config.get("darts", {})
+    group_cfg = (darts.get("groups") or {}).get(group) or {}
+    return {**(darts.get("search") or {}), **(group_cfg.get("search") or {})}
+
+
+def darts_retrain_params(config: Mapping[str, Any], group: str, task: str) -> dict[str, Any]:
+    """Retraining settings of ``task``: darts.retrain < the group's retrain < its retrain_tasks.<task>."""
+    darts = config.get("darts", {})
+    group_cfg = (darts.get("groups") or {}).get(group) or {}
+    per_task = (group_cfg.get("retrain_tasks") or {}).get(task) or {}
+    return {**(darts.get("retrain") or {}), **(group_cfg.get("retrain") or {}), **per_task}

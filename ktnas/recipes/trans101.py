@@ -1,0 +1,59 @@
+"""TransNAS-Bench-101 micro (docs/method.md §6.2): evolution with a GCN predictor, 50 queries per task,
+the found cell's metric and rank reported (paper Table III)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ktnas.recipes.base import SearchPaths, Setup, TabularRecipe
+from ktnas.results import SearchResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ktnas.search.problem import Problem
+
+
+class Trans101Recipe(TabularRecipe):
+    name: ClassVar[str] = "trans101"
+    description: ClassVar[str] = "TransNAS-Bench-101 micro: found cell's metric and rank after 50 queries"
+
+    def reproduction(self, setup: Setup, tasks: Sequence[str], hp: Any, paths: SearchPaths) -> Any:
+        from ktnas.search.reproduction import PredictorEvolution
+
+        return PredictorEvolution(_gcn, _history, hp.tournament_size, hp.n_candidates)
+
+    def build_benchmark(self, source: str) -> pd.DataFrame | None:
+        from ktnas.benchmarks import trans101
+
+        if source == "bundled":
+            return None
+        if Path(source).is_dir():
+            return trans101.build_from_naslib_json(Path(source) / "naslib_zc_transbench101_micro_subset.json")
+        if source.endswith(".json"):
+            return trans101.build_from_naslib_json(source)
+        return trans101.convert_official(source)
+
+    def write_benchmark(self, df: pd.DataFrame, out: str | Path) -> None:
+        from ktnas.benchmarks import trans101
+
+        trans101.write_bundled(df, out)
+
+    def table(
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+    ) -> tuple[pd.DataFrame, str]:
+        from ktnas.report.trans101_tables import trans101_table
+
+        return trans101_table([SearchResult.load(p) for p in inputs], benchmark)
+
+
+def _gcn(seed: int) -> object:
+    from ktnas.predictors.gcn import GCNPredictor
+
+    return GCNPredictor(seed=seed)
+
+
+def _history(problem: Problem) -> tuple[list[str], list[float]]:
+    return problem.evaluated()  # type: ignore[attr-defined]

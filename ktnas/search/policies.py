@@ -1,0 +1,184 @@
+"""Transfer policies: how each task's transfer population TP is chosen from the other tasks'
+populations (docs/method.md §3.2–§3.4). KTNAS's transfer rank is :class:`RankTransfer`; the others are the
+baselines of the same loop (no transfer, random, the M fittest as in EMT-NAS, and MTNAS's adaptive
+frequency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ktnas.search.transfer import (
+    DistanceFn,
+    HistoricalTransferredSet,
+    select_transferred,
+    transfer_rank,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    arch: str
+    task: int
+    fitness: float
+    rank: int  # rank within its own task's population (0 = best)
+
+
+class TransferPolicy:
+    """Chooses TP_{t+1}^i from the other tasks' candidates. Subclasses override :meth:`_select`."""
+
+    transfers: ClassVar[bool] = True
+    #: the policy ranks candidates by an architecture distance (an embedding table)
+    needs_distance: ClassVar[bool] = False
+
+    def __init__(self, n_tasks: int) -> None:
+        self.n_tasks = n_tasks
+
+    def select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n_transferred: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
+        if not self.transfers or n_transferred == 0 or not candidates:
+            return []
+        return self._select(target, candidates, hts, n_transferred, rng)
+
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n_transferred: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
+        raise NotImplementedError
+
+    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
+        """Feedback after labelling (used by the adaptive MTNAS policy)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
+class NoTransfer(TransferPolicy):
+    """Single-tasking: the KTNAS machinery with no transfer."""
+
+    transfers: ClassVar[bool] = False
+
+
+class RandomTransfer(TransferPolicy):
+    """ "KTNAS w/o transfer rank": M uniformly random candidates (docs/method.md §3.4 notes)."""
+
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n_transferred: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
+        return [candidates[i].arch for i in select_transferred(np.zeros(len(candidates)), n_transferred, rng)]
+
+
+class RankTransfer(TransferPolicy):
+    """KTNAS: transfer rank over the historical transferred set (Algorithms 2–3)."""
+
+    needs_distance: ClassVar[bool] = True
+
+    def __init__(self, n_tasks: int, distance: DistanceFn) -> None:
+        super().__init__(n_tasks)
+        self.distance = distance
+
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n_transferred: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
+        archs = [c.arch for c in candidates]
+        phi = transfer_rank(hts.archs, hts.labels, archs, self.distance)
+        return [archs[i] for i in select_transferred(phi, n_transferred, rng)]
+
+
+class FittestTransfer(TransferPolicy):
+    """EMT-NAS-style: the M fittest candidates by their own task's fitness. Fitness scales differ
+    between tasks, so candidates are compared by their rank within their own population, ties by task."""
+
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n_transferred: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
+        order = sorted(candidates, key=lambda c: (c.rank, c.task))
+        return [c.arch for c in order[:n_transferred]]
+
+
+class AdaptiveTransfer(RandomTransfer):
+    """MTNAS-style adaptive transfer frequency (our reconstruction, see README): each task transfers M
+    random candidates with probability p; p moves by ``step`` up after a generation with a positive
+    transfer and down after one with only negatives, within [p_min, 1]."""
+
+    def __init__(self, n_tasks: int, p0: float = 0.5, step: float = 0.1, p_min: float = 0.1) -> None:
+        super().__init__(n_tasks)
+        self.p = [p0] * n_tasks
+        self.step, self.p_min = step, p_min
+
+    def _select(
+        self,
+        target: int,
+        candidates: Sequence[Candidate],
+        hts: HistoricalTransferredSet,
+        n_transferred: int,
+        rng: np.random.Generator,
+    ) -> list[str]:
+        if rng.random() >= self.p[target]:
+            return []
+        return super()._select(target, candidates, hts, n_transferred, rng)
+
+    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
+        if labels:
+            delta = self.step if any(lab > 0 for _, lab in labels) else -self.step
+            self.p[target] = float(min(1.0, max(self.p_min, self.p[target] + delta)))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"p": list(self.p)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.p = list(state["p"])
+
+
+POLICIES: dict[str, type[TransferPolicy]] = {
+    "none": NoTransfer,
+    "random": RandomTransfer,
+    "rank": RankTransfer,
+    "fittest": FittestTransfer,
+    "adaptive": AdaptiveTransfer,
+}
+
+
+def make_policy(name: str, n_tasks: int, distance: DistanceFn | None = None) -> TransferPolicy:
+    """The policy registered under ``name`` for ``n_tasks`` tasks."""
+    try:
+        cls = POLICIES[name]
+    except KeyError:
+        raise ValueError(f"unknown transfer policy {name!r}; choose one of {', '.join(POLICIES)}") from None
+    if not cls.needs_distance:
+        return cls(n_tasks)
+    if distance is None:
+        raise ValueError(f"transfer policy {name!r} needs an architecture distance (an embedding table)")
+    return cls(n_tasks, distance)  # type: ignore[call-arg]

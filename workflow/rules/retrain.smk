@@ -1,0 +1,20 @@
+# DARTS: retrain a found genotype from scratch per (run, seed, task); checkpointed every epoch.
+rule retrain:
+    input:
+        "results/search/{space}/{run}/seed{seed}.json",
+    output:
+        "results/retrain/{space}/{run}/seed{seed}/{task}.json",
+    log:
+        "logs/retrain/{space}/{run}/seed{seed}/{task}.log",
+    benchmark:
+        "logs/retrain/{space}/{run}/seed{seed}/{task}.tsv"
+    resources:
+        gpu=gpus,
+    params:
+        hp=retrain_params,
+        data_root=config["data_root"],
+        checkpoint="results/checkpoints/retrain/{space}/{run}/seed{seed}/{task}.pt",
+        version=RESULTS_VERSION,
+    shell:
+        "ktnas darts-retrain --search {input} --task {wildcards.task} --params {params.hp:q} "
+        "--data-root {params.data_root:q} --checkpoint {params.checkpoint} --out {output} 2> {log}"
