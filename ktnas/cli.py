@@ -97,23 +97,71 @@ def _params(text: str) -> dict[str, object]:
     return params
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0-24"``, ``"3"`` or ``"0,2,5-7"`` -> the seeds, in order."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            seeds += list(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise ValueError(f"--seeds must look like 0-24 or 0,3,5-7, got {text!r}") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must name distinct non-negative seeds, got {text!r}")
+    return seeds
+
+
 def _cmd_search(args: argparse.Namespace) -> None:
-    from ktnas.recipes import SearchPaths
+    from dataclasses import asdict
+
+    from tqdm.auto import tqdm
+
+    from ktnas.recipes import SearchPaths, get_recipe
     from ktnas.runner import clear_checkpoint, run_search
 
-    paths = SearchPaths(
-        benchmark=args.benchmark,
-        embedding=args.embedding,
-        proxies=args.proxies,
-        checkpoint=args.checkpoint,
-        data_root=args.data_root,
+    if (args.seed is None) == (args.seeds is None):
+        raise ValueError("give exactly one of --seed N or --seeds 0-24")
+    seeds = [args.seed] if args.seeds is None else parse_seeds(args.seeds)
+    for name, pattern in (("--out", args.out), ("--checkpoint", args.checkpoint)):
+        if len(seeds) > 1 and pattern is not None and "{seed}" not in str(pattern):
+            raise ValueError(f"{name} {pattern} must contain {{seed}} when several seeds run in one job")
+    tasks, params = args.tasks.split(","), _params(args.params)
+    recipe = get_recipe(args.space)
+    recipe.check_tasks(tasks)
+    hp = asdict(recipe.params(tasks, params))  # fails early, before any seed runs
+    written = []
+    for seed in tqdm(
+        seeds, desc=f"{args.space} {args.method} seeds", disable=None if len(seeds) > 1 else True
+    ):
+        out = Path(str(args.out).format(seed=seed))
+        ckpt = None if args.checkpoint is None else Path(str(args.checkpoint).format(seed=seed))
+        if _finished(out, args.space, args.method, seed, tasks, hp):
+            log.info("%s is already done (same run and version); kept", out)
+        else:
+            paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, args.data_root)
+            run_search(args.space, args.method, seed, tasks, params, paths).save(out)
+            clear_checkpoint(ckpt)  # only once the result is safely written
+            log.info("wrote %s", out)
+        written.append(str(out))
+    if args.manifest is not None:
+        write_json(
+            args.manifest, {"space": args.space, "method": args.method, "seeds": seeds, "files": written}
+        )
+
+
+def _finished(out: Path, space: str, method: str, seed: int, tasks: list[str], hp: dict[str, object]) -> bool:
+    """Whether ``out`` already holds this exact run (a batched job resumes per seed)."""
+    if not out.exists():
+        return False
+    try:
+        d = json.loads(out.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    same = (d.get("space"), d.get("method"), d.get("seed"), d.get("params"), d.get("ktnas_version"))
+    return (
+        same == (space, method, seed, hp, __version__)
+        and [t.get("task") for t in d.get("tasks", [])] == tasks
     )
-    result = run_search(
-        args.space, args.method, args.seed, args.tasks.split(","), _params(args.params), paths
-    )
-    result.save(args.out)
-    clear_checkpoint(args.checkpoint)  # only once the result is safely written
-    log.info("wrote %s", args.out)
 
 
 def _cmd_darts_data(args: argparse.Namespace) -> None:
@@ -149,6 +197,16 @@ def _cmd_table(args: argparse.Namespace) -> None:
     table, md = get_recipe(args.space).table(args.inputs, args.study, args.benchmark)
     write_text(args.out_csv, table.to_csv(index=False, float_format="%.4f"))
     write_text(args.out_md, md)
+
+
+def _cmd_diagnostics(args: argparse.Namespace) -> None:
+    from ktnas._io import write_text
+    from ktnas.report.transfer_diagnostics import diagnostics, plot_diagnostics
+
+    table, md, results = diagnostics(args.inputs)
+    write_text(args.out_csv, table.to_csv(index=False, float_format="%.4f"))
+    write_text(args.out_md, md)
+    plot_diagnostics(results, args.out_png)
 
 
 def _cmd_figure(args: argparse.Namespace) -> None:
@@ -206,7 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="one seeded search of one method on the tasks of a space")
     s.add_argument("--space", required=True, help="nb201, trans101 or darts")
     s.add_argument("--method", required=True, help="a method of ktnas.methods.METHODS, e.g. ktnas")
-    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--seed", type=int, default=None, help="one seed")
+    s.add_argument(
+        "--seeds", default=None, help="several seeds in one process, e.g. 0-24 (with {seed} in --out)"
+    )
     s.add_argument("--tasks", required=True, help="comma-separated task names (DARTS: a task group's tasks)")
     s.add_argument("--params", default="{}", help="JSON object of search hyper-parameters")
     s.add_argument("--benchmark", type=Path, default=None, help="benchmark table (default: bundled)")
@@ -214,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--proxies", type=Path, default=None, help="proxy table (default: bundled)")
     s.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder (DARTS)")
     s.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file: resume from it if present")
-    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--out", type=Path, required=True, help="result JSON (a pattern with {seed} for --seeds)")
+    s.add_argument("--manifest", type=Path, default=None, help="also write the list of result files here")
     s.set_defaults(func=_cmd_search)
 
     g = sub.add_parser("darts-data", help="download one DARTS-space dataset and describe its splits")
@@ -242,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out-md", type=Path, required=True)
     a.add_argument("--benchmark", type=Path, default=None)
     a.set_defaults(func=_cmd_table)
+
+    t = sub.add_parser("diagnostics", help="transfer diagnostics (table + figure) of multi-task runs")
+    t.add_argument("--inputs", nargs="+", type=Path, required=True, help="search result files")
+    t.add_argument("--out-csv", type=Path, required=True)
+    t.add_argument("--out-md", type=Path, required=True)
+    t.add_argument("--out-png", type=Path, required=True)
+    t.set_defaults(func=_cmd_diagnostics)
 
     f = sub.add_parser("figure", help="a figure (PNG) from search results and a benchmark table")
     f.add_argument("--kind", required=True, choices=["convergence", "transfer_rank", "kendall"])

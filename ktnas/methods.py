@@ -21,6 +21,14 @@ from ktnas.search.policies import (
     RankTransfer,
     TransferPolicy,
 )
+from ktnas.search.selectors import (
+    CentredPriorTransfer,
+    GradedTransfer,
+    KNearestTransfer,
+    KnnTransfer,
+    ParentTransfer,
+    PriorTransfer,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,11 +96,32 @@ METHODS: dict[str, Method] = {
             searcher="ktnas.search.single:run_zero",
             uses_proxy=True,
         ),
+        Method(
+            "lanas",
+            "LaNAS: MCTS over learned partitions (Wang et al.)",
+            searcher="ktnas.search.single:run_lanas",
+        ),
+        Method(
+            "weaknas",
+            "WeakNAS: iterated weak predictors (Wu et al.)",
+            searcher="ktnas.search.single:run_weaknas",
+        ),
         Method("single", "the KTNAS loop without transfer (single-tasking)", policy=NoTransfer),
         Method("emtnas", "transfer of the M fittest (EMT-NAS)", policy=FittestTransfer),
         Method("mtnas", "random transfer with adaptive frequency (MTNAS)", policy=AdaptiveTransfer),
         Method("ktnas_random", "KTNAS without transfer rank (M random)", policy=RandomTransfer),
         Method("ktnas", "KTNAS: transfer rank", policy=RankTransfer),
+        # the transfer-selector study (docs/transfer-study.md): variants of transfer rank
+        Method(
+            "ktnas_centred",
+            "source-rank prior + evidence centred on the positive rate",
+            policy=CentredPriorTransfer,
+        ),
+        Method("ktnas_prior", "transfer rank + source-rank prior", policy=PriorTransfer),
+        Method("ktnas_graded", "transfer rank over graded labels", policy=GradedTransfer),
+        Method("ktnas_parent", "labels against the child's parent", policy=ParentTransfer),
+        Method("ktnas_knn", "MMOTK's kNN classifier splits ties of transfer rank", policy=KnnTransfer),
+        Method("ktnas_k3", "3 nearest candidates per record, distance-weighted", policy=KNearestTransfer),
     )
 }
 

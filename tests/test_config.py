@@ -70,17 +70,12 @@ def test_shipped_configs_are_valid_and_expand_to_runs():
         runs = expand_runs(cfg)["nb201"]
         assert "ktnas" in runs and all(len(r.seeds) >= 1 for r in runs.values())
     full = expand_runs(load_config(ROOT / "config" / "config.yaml"))["nb201"]
-    assert {r.method for r in full.values()} == {
-        "rs",
-        "rea",
-        "zero",
-        "single",
-        "emtnas",
-        "mtnas",
-        "ktnas_random",
-        "ktnas",
-    }
+    from ktnas.methods import METHODS
+
+    assert {r.method for r in full.values()} == set(METHODS)  # every method of the harness runs on NB201
     assert full["ktnas-r0.5"].params["elite_ratio"] == 0.5 and full["fig-ktnas"].params["generations"] == 100
+    assert full["ktnas"].seeds == tuple(range(100)) and full["weaknas"].seeds == tuple(range(30))
+    assert full["heldout-ktnas"].seeds == tuple(range(100, 200)) and full["heldout-ktnas"].study == "heldout"
 
 
 def test_defaults_are_filled_in():
@@ -131,7 +126,7 @@ def test_schema_lists_exactly_the_parameter_model():
     assert set(defs["darts_search"]["properties"]) == set(_fields(DartsParams))
     shown = schema()["properties"]["darts"]["properties"]["search"]["default"]
     assert shown == _fields(DartsParams)
-    assert defs["methods"]["propertyNames"]["enum"] == list(METHODS)
+    assert defs["method_names"]["enum"] == list(METHODS)
     darts_methods = schema()["properties"]["darts"]["properties"]["methods"]["items"]["enum"]
     assert darts_methods == [m.name for m in METHODS.values() if m.multitask]
 

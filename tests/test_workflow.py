@@ -89,7 +89,7 @@ def test_rerun_only_what_changed(tmp_path):
     changed = _snakemake(tmp_path, cfg, "-n")
     jobs = _jobs(changed.stdout)
     searches = sorted(w for r, w in jobs if r == "search")
-    assert searches == ["space=nb201, run=rea, seed=0", "space=nb201, run=rea, seed=1"]
+    assert searches == ["space=nb201, run=rea, first=0, last=1"]  # one job runs both seeds
     assert {r for r, _ in jobs} == {"search", "table", "all"}
 
 

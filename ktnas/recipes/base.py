@@ -209,9 +209,20 @@ class TabularRecipe(Recipe):
         emb = config.get("embedding", {}).get("method", "node2vec")
         methods: dict[str, dict[str, Any]] = sec.get("methods") or {}
         runs: dict[str, Run] = {}
+        method_seeds = sec.get("method_seeds") or {}
         for m, hp in methods.items():
             self.check_params(f"{self.name}.methods.{m}", m, tasks, hp)
-            runs[m] = Run(self.name, m, m, dict(hp), tuple(range(sec["seeds"])), tasks, embedding=emb)
+            seeds = tuple(range(method_seeds.get(m, sec["seeds"])))
+            runs[m] = Run(self.name, m, m, dict(hp), seeds, tasks, embedding=emb)
+        held = sec.get("heldout") or {}
+        if held and held["versus"] not in methods:
+            raise ValueError(
+                f"config key {self.name}.heldout.versus: {held['versus']!r} is not in {self.name}.methods; add it"
+            )
+        for m, hp in methods.items() if held else ():
+            first = held["first_seed"]
+            seeds = tuple(range(first, first + min(method_seeds.get(m, held["seeds"]), held["seeds"])))
+            runs[f"heldout-{m}"] = Run(self.name, f"heldout-{m}", m, dict(hp), seeds, tasks, "heldout", emb)
         fig = sec.get("figures") or {}
         for m in fig.get("methods", []):
             if m not in methods:

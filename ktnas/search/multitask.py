@@ -22,7 +22,7 @@ from ktnas.search.checkpoint import Checkpointer
 from ktnas.search.policies import Candidate, TransferPolicy
 from ktnas.search.problem import Problem
 from ktnas.search.reproduction import Child
-from ktnas.search.transfer import HistoricalTransferredSet, label_transfers, select_transferred
+from ktnas.search.transfer import HistoricalTransferredSet, Selection, select_by_score
 from ktnas.spaces.base import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,15 @@ class Reproduction(Protocol):
 
 
 class _TaskState:
-    def __init__(self, m: int) -> None:
+    def __init__(self, hts: HistoricalTransferredSet) -> None:
         self.population: list[Individual] = []
         self.transferred: list[str] = []
-        self.hts = HistoricalTransferredSet(m)
+        self.hts = hts
+        # diagnostics of the current generation, written to the trace by _record
+        self.selection = Selection()
+        self.source_rank: list[int] = []
+        self.labels: list[float | None] = []
+        self.child_in_elite: list[bool | None] = []
         self.births = 0
         self.frozen = False
         self.trace: list[dict[str, Any]] = []
@@ -92,7 +97,7 @@ class MultiTaskSearch:
         self.space, self.problems, self.reproduction = space, list(problems), reproduction
         self.policy, self.config, self.rng = policy, config, rng
         self.checkpointer = checkpointer or Checkpointer(None, {})
-        self.tasks = [_TaskState(config.saved_generations) for _ in problems]
+        self.tasks = [_TaskState(policy.make_hts(config)) for _ in problems]
         self.generation = 0
 
     # -- public ---------------------------------------------------------------------------------------
@@ -132,8 +137,9 @@ class MultiTaskSearch:
         for i, task in enumerate(self.tasks):
             if self.policy.transfers:
                 pool = self._candidates(i)
-                picks = select_transferred(np.zeros(len(pool)), self.config.n_transferred, self.rng)
-                task.transferred = [pool[j].arch for j in picks]
+                self._set_transferred(
+                    task, pool, select_by_score(np.zeros(len(pool)), self.config.n_transferred, self.rng)
+                )
         self._end_generation()
         self._record()
 
@@ -158,13 +164,21 @@ class MultiTaskSearch:
                 for c, f in zip(kids, kid_fit, strict=True)
                 if c.arch not in present  # not a new individual (docs/method.md §2.3, last bullet)
             ]
+            previous = task.population
             task.population = top_k(task.population + offspring, k)
             elite = {ind.arch for ind in task.population[: self.config.n_elite]}
-            children: dict[str, list[str]] = {}
+            children: dict[str, list[Individual]] = {}
             for o in offspring:
                 for p in o.parents:
-                    children.setdefault(p, []).append(o.arch)
-            labels = label_transfers(task.transferred, children, elite)
+                    children.setdefault(p, []).append(o)
+            labels = self.policy.label(
+                task.transferred, children, previous, task.population, self.config.n_elite
+            )
+            given = dict(labels)
+            task.labels = [given.get(s) for s in task.transferred]
+            task.child_in_elite = [
+                any(o.arch in elite for o in children[s]) if s in children else None for s in task.transferred
+            ]
             task.hts.update(labels, self.generation)
             self.policy.observe(i, labels, self.rng)
             task.frozen = problem.finished()
@@ -172,11 +186,18 @@ class MultiTaskSearch:
     def _phase_b(self) -> None:
         for i, task in enumerate(self.tasks):
             if task.frozen or not self.policy.transfers:
-                task.transferred = []
+                self._set_transferred(task, [], Selection())
                 continue
-            task.transferred = self.policy.select(
-                i, self._candidates(i), task.hts, self.config.n_transferred, self.rng
+            pool = self._candidates(i)
+            self._set_transferred(
+                task, pool, self.policy.select(i, pool, task.hts, self.config.n_transferred, self.rng)
             )
+
+    @staticmethod
+    def _set_transferred(task: _TaskState, pool: Sequence[Candidate], selection: Selection) -> None:
+        task.transferred = [pool[j].arch for j in selection.chosen]
+        task.source_rank = [pool[j].rank for j in selection.chosen]
+        task.selection = selection
 
     def _end_generation(self) -> None:
         """The problems' end-of-generation hook, e.g. DARTS evaluates the task's best on the full
@@ -204,8 +225,17 @@ class MultiTaskSearch:
                 "best_fitness": best.fitness if best else None,
                 "transferred": list(task.transferred),
                 "hts_size": len(task.hts),
+                # transfer diagnostics: labels / child_in_elite refer to the previous entry's transferred
+                # (used this generation); the rest to this entry's (see ktnas.report.transfer_diagnostics)
+                "labels": list(task.labels),
+                "child_in_elite": list(task.child_in_elite),
+                "source_rank": list(task.source_rank),
+                "by_score": list(task.selection.by_score),
+                "scores": None if task.selection.scores is None else list(task.selection.scores),
+                "phi": None if task.selection.phi is None else list(task.selection.phi),
                 **problem.trace_fields(),
             }
+            task.labels, task.child_in_elite = [], []
             task.trace.append(entry)
 
     # -- checkpointing ----------------------------------------------------------------------------------

@@ -1,23 +1,30 @@
 """Transfer policies: how each task's transfer population TP is chosen from the other tasks'
 populations (docs/method.md §3.2–§3.4). KTNAS's transfer rank is :class:`RankTransfer`; the others are the
 baselines of the same loop (no transfer, random, the M fittest as in EMT-NAS, and MTNAS's adaptive
-frequency).
+frequency). A policy also labels its transfers (:meth:`TransferPolicy.label`) and returns a
+:class:`~ktnas.search.transfer.Selection` that the loop records in the trace for the diagnostics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ktnas.search.base import Individual
 from ktnas.search.transfer import (
     DistanceFn,
     HistoricalTransferredSet,
-    select_transferred,
+    Selection,
+    label_transfers,
+    select_by_score,
     transfer_rank,
 )
+
+if TYPE_CHECKING:
+    from ktnas.params import LoopParams
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,8 @@ class Candidate:
 
 
 class TransferPolicy:
-    """Chooses TP_{t+1}^i from the other tasks' candidates. Subclasses override :meth:`_select`."""
+    """Chooses TP_{t+1}^i from the other tasks' candidates. Subclasses override :meth:`_select`, and may
+    override :meth:`label` and :meth:`make_hts` (the transfer-study selectors do)."""
 
     transfers: ClassVar[bool] = True
     #: the policy ranks candidates by an architecture distance (an embedding table)
@@ -45,9 +53,10 @@ class TransferPolicy:
         hts: HistoricalTransferredSet,
         n_transferred: int,
         rng: np.random.Generator,
-    ) -> list[str]:
+    ) -> Selection:
+        """The chosen candidates (indices in transfer order) with the diagnostics of the choice."""
         if not self.transfers or n_transferred == 0 or not candidates:
-            return []
+            return Selection()
         return self._select(target, candidates, hts, n_transferred, rng)
 
     def _select(
@@ -57,10 +66,29 @@ class TransferPolicy:
         hts: HistoricalTransferredSet,
         n_transferred: int,
         rng: np.random.Generator,
-    ) -> list[str]:
+    ) -> Selection:
         raise NotImplementedError
 
-    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
+    def make_hts(self, config: LoopParams) -> HistoricalTransferredSet:
+        """The historical transferred set of one task (Algorithm 1)."""
+        return HistoricalTransferredSet(config.saved_generations)
+
+    def label(
+        self,
+        transferred: Sequence[str],
+        children: Mapping[str, Sequence[Individual]],
+        parents: Sequence[Individual],
+        survivors: Sequence[Individual],
+        n_elite: int,
+    ) -> list[tuple[str, float]]:
+        """Labels of the last transfers (docs/method.md §2.3): ``children`` maps a parent to its new offspring,
+        ``parents`` is P_t, ``survivors`` is P_{t+1} best first, its first ``n_elite`` the elite."""
+        elite = {ind.arch for ind in survivors[:n_elite]}
+        return label_transfers(
+            transferred, {s: [o.arch for o in kids] for s, kids in children.items()}, elite
+        )
+
+    def observe(self, target: int, labels: Sequence[tuple[str, float]], rng: np.random.Generator) -> None:
         """Feedback after labelling (used by the adaptive MTNAS policy)."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -77,7 +105,7 @@ class NoTransfer(TransferPolicy):
 
 
 class RandomTransfer(TransferPolicy):
-    """ "KTNAS w/o transfer rank": M uniformly random candidates (docs/method.md §3.4 notes)."""
+    """ "KTNAS w/o transfer rank": M uniformly random candidates (spec §3.4 notes)."""
 
     def _select(
         self,
@@ -86,8 +114,8 @@ class RandomTransfer(TransferPolicy):
         hts: HistoricalTransferredSet,
         n_transferred: int,
         rng: np.random.Generator,
-    ) -> list[str]:
-        return [candidates[i].arch for i in select_transferred(np.zeros(len(candidates)), n_transferred, rng)]
+    ) -> Selection:
+        return select_by_score(np.zeros(len(candidates)), n_transferred, rng)
 
 
 class RankTransfer(TransferPolicy):
@@ -106,10 +134,9 @@ class RankTransfer(TransferPolicy):
         hts: HistoricalTransferredSet,
         n_transferred: int,
         rng: np.random.Generator,
-    ) -> list[str]:
-        archs = [c.arch for c in candidates]
-        phi = transfer_rank(hts.archs, hts.labels, archs, self.distance)
-        return [archs[i] for i in select_transferred(phi, n_transferred, rng)]
+    ) -> Selection:
+        phi = transfer_rank(hts.archs, hts.labels, [c.arch for c in candidates], self.distance)
+        return select_by_score(phi, n_transferred, rng, phi=phi)
 
 
 class FittestTransfer(TransferPolicy):
@@ -123,9 +150,10 @@ class FittestTransfer(TransferPolicy):
         hts: HistoricalTransferredSet,
         n_transferred: int,
         rng: np.random.Generator,
-    ) -> list[str]:
-        order = sorted(candidates, key=lambda c: (c.rank, c.task))
-        return [c.arch for c in order[:n_transferred]]
+    ) -> Selection:
+        order = sorted(range(len(candidates)), key=lambda i: (candidates[i].rank, candidates[i].task))
+        scores = tuple(-float(c.rank) for c in candidates)
+        return Selection(tuple(order[:n_transferred]), (True,) * len(order[:n_transferred]), scores)
 
 
 class AdaptiveTransfer(RandomTransfer):
@@ -145,12 +173,12 @@ class AdaptiveTransfer(RandomTransfer):
         hts: HistoricalTransferredSet,
         n_transferred: int,
         rng: np.random.Generator,
-    ) -> list[str]:
+    ) -> Selection:
         if rng.random() >= self.p[target]:
-            return []
+            return Selection()
         return super()._select(target, candidates, hts, n_transferred, rng)
 
-    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
+    def observe(self, target: int, labels: Sequence[tuple[str, float]], rng: np.random.Generator) -> None:
         if labels:
             delta = self.step if any(lab > 0 for _, lab in labels) else -self.step
             self.p[target] = float(min(1.0, max(self.p_min, self.p[target] + delta)))

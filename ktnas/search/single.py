@@ -71,8 +71,11 @@ def aging_evolution(
 ) -> TaskResult:
     """Regularized evolution (Real et al. 2019): tournament parent, one-edge mutation, the oldest dies.
 
-    With ``proxy``, the initial population is the proxy's top-K of ``warmup`` random cells and each
-    step queries the best-by-proxy of ``n_candidates`` unseen mutants.
+    Without ``proxy`` this is the classic algorithm (docs/method.md §6.1.4): a random initial population,
+    and every child is kept, whether or not it was queried before; a re-query costs nothing but the child
+    still ages the population. With ``proxy`` (method ``zero``), the initial population is the proxy's
+    top-K of ``warmup`` random cells and each step queries the best-by-proxy of ``n_candidates`` mutants
+    new to the task (the multi-task loop's proposal rule).
     """
     ckpt = checkpointer or Checkpointer(None, {})
     proposer = ProxyREA(proxy, tournament_size, n_candidates, warmup)
@@ -91,7 +94,10 @@ def aging_evolution(
     max_steps = _STEP_FACTOR * problem.max_evaluations
     while not problem.finished() and step < max_steps:
         parent = tournament(list(pop), tournament_size, rng)
-        child = proposer.propose(space, parent.arch, problem, {i.arch for i in pop}, rng)
+        if proxy is None:  # classic REA: one mutation, kept even if queried before (a re-query is free)
+            child = space.mutate(parent.arch, rng)
+        else:
+            child = proposer.propose(space, parent.arch, problem, {i.arch for i in pop}, rng)
         (fit,) = problem.evaluate_initial([child])
         pop.append(Individual(child, fit, births, (parent.arch,)))
         births += 1
@@ -154,3 +160,29 @@ def run_zero(
         space, problem, rng, hp.population_size, hp.tournament_size, proxy, hp.n_candidates, hp.warmup,
         ctx.checkpointer,
     )  # fmt: skip
+
+
+def run_weaknas(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    hp: BenchmarkParams,
+    ctx: TaskContext,
+) -> TaskResult:
+    """``weaknas``: iterated weak predictors with a shrinking sample space (Wu et al. 2021)."""
+    from ktnas.search.weaknas import weaknas
+
+    return weaknas(space, problem, rng)
+
+
+def run_lanas(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    hp: BenchmarkParams,
+    ctx: TaskContext,
+) -> TaskResult:
+    """``lanas``: Monte-Carlo tree search over learned linear partitions (Wang et al. 2021)."""
+    from ktnas.search.lanas import lanas
+
+    return lanas(space, problem, rng)

@@ -25,20 +25,55 @@ def run_of(wc):
     return RUNS[wc.space][wc.run]
 
 
+def chunks(run):
+    """The run's seeds in jobs of ``seeds_per_job`` consecutive seeds: (first, last) pairs."""
+    size = (config[run.space] or {}).get("seeds_per_job", 1)
+    seeds = list(run.seeds)
+    return [
+        (c[0], c[-1]) for c in (seeds[i : i + size] for i in range(0, len(seeds), size))
+    ]
+
+
+def manifest(run, first, last):
+    return f"results/search/{run.space}/{run.name}/seeds{first}-{last}.done"
+
+
+def runs_of(space, study):
+    return [r for r in RUNS[space].values() if r.study == study]
+
+
+def search_manifests(space, study):
+    return [manifest(r, *c) for r in runs_of(space, study) for c in chunks(r)]
+
+
 def search_files(space, study):
     return [
         f"results/search/{space}/{r.name}/seed{s}.json"
-        for r in RUNS[space].values()
-        if r.study == study
+        for r in runs_of(space, study)
         for s in r.seeds
     ]
+
+
+def seed_pattern(folder):
+    """A function giving the job's per-seed path pattern, ``{seed}`` left for ``ktnas search`` to fill."""
+
+    def pattern(wc):
+        return f"{folder}/{wc.space}/{wc.run}/seed{{seed}}.json"
+
+    return pattern
+
+
+def seed_manifest(wc):
+    """The search job (manifest) that wrote the result file of ``wc.seed``."""
+    run = run_of(wc)
+    first, last = next(c for c in chunks(run) if c[0] <= int(wc.seed) <= c[1])
+    return manifest(run, first, last)
 
 
 def retrain_files(space, study):
     return [
         f"results/retrain/{space}/{r.name}/seed{s}/{t}.json"
-        for r in RUNS[space].values()
-        if r.study == study
+        for r in runs_of(space, study)
         for s in r.seeds
         for t in r.retrain
     ]
@@ -48,11 +83,25 @@ def studies(space):
     return list(dict.fromkeys(r.study for r in RUNS[space].values()))
 
 
+def retrained(wc):
+    return any(r.retrain for r in runs_of(wc.space, wc.study))
+
+
 def table_inputs(wc):
-    retrained = any(r.retrain for r in RUNS[wc.space].values() if r.study == wc.study)
-    files = (retrain_files if retrained else search_files)(wc.space, wc.study)
+    files = (
+        retrain_files(wc.space, wc.study)
+        if retrained(wc)
+        else search_manifests(wc.space, wc.study)
+    )
     bench = [f"results/benchmarks/{wc.space}.parquet"] if wc.space in TABULAR else []
     return {"results": files, "benchmark": bench}
+
+
+def table_files(wc):
+    """The per-seed files a table reads (the search jobs' manifests are its declared inputs)."""
+    if retrained(wc):
+        return " ".join(retrain_files(wc.space, wc.study))
+    return " ".join(search_files(wc.space, wc.study))
 
 
 def embedding_file(space, encoding):
@@ -144,4 +193,8 @@ def benchmark_flag(wc, input):
 
 
 def figure_results(wc):
-    return [] if wc.kind == "kendall" else search_files(wc.space, "figures")
+    return [] if wc.kind == "kendall" else search_manifests(wc.space, "figures")
+
+
+def figure_files(wc):
+    return "" if wc.kind == "kendall" else " ".join(search_files(wc.space, "figures"))

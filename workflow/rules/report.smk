@@ -11,9 +11,10 @@ rule table:
     log:
         "logs/tables/{space}_{study}.log",
     params:
+        files=table_files,
         benchmark=benchmark_flag,
     shell:
-        "ktnas table --space {wildcards.space} --study {wildcards.study} --inputs {input.results} "
+        "ktnas table --space {wildcards.space} --study {wildcards.study} --inputs {params.files} "
         "{params.benchmark} --out-csv {output.csv} --out-md {output.md} 2> {log}"
 
 
@@ -31,6 +32,8 @@ rule figure:
         "logs/figures/{space}_{kind}.log",
     wildcard_constraints:
         kind="convergence|transfer_rank|kendall",
+    params:
+        files=figure_files,
     shell:
-        "ktnas figure --kind {wildcards.kind} --space {wildcards.space} --inputs {input.results} "
+        "ktnas figure --kind {wildcards.kind} --space {wildcards.space} --inputs {params.files} "
         "--benchmark {input.benchmark} --out {output} 2> {log}"

@@ -1,7 +1,7 @@
 # DARTS: retrain a found genotype from scratch per (run, seed, task); checkpointed every epoch.
 rule retrain:
     input:
-        "results/search/{space}/{run}/seed{seed}.json",
+        seed_manifest,
     output:
         "results/retrain/{space}/{run}/seed{seed}/{task}.json",
     log:
@@ -16,5 +16,5 @@ rule retrain:
         checkpoint="results/checkpoints/retrain/{space}/{run}/seed{seed}/{task}.pt",
         version=RESULTS_VERSION,
     shell:
-        "ktnas darts-retrain --search {input} --task {wildcards.task} --params {params.hp:q} "
+        "ktnas darts-retrain --search results/search/{wildcards.space}/{wildcards.run}/seed{wildcards.seed}.json --task {wildcards.task} --params {params.hp:q} "
         "--data-root {params.data_root:q} --checkpoint {params.checkpoint} --out {output} 2> {log}"

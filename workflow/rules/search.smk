@@ -1,14 +1,19 @@
-# One seeded search per (space, run, seed). Checkpoints (results/checkpoints/...) are not outputs, so a
-# killed or failed job keeps them and resumes from its last generation when rerun.
+# One job per (space, run, chunk of seeds): the job runs its seeds in one process, writes one result file
+# per seed (results/search/{space}/{run}/seed{N}.json) and a manifest listing them (the declared output).
+# Checkpoints (results/checkpoints/...) are not outputs, so a killed or failed job keeps them, and a
+# rerun skips the seeds already written and resumes the interrupted one from its last generation.
 rule search:
     input:
         unpack(search_inputs),
     output:
-        "results/search/{space}/{run}/seed{seed}.json",
+        "results/search/{space}/{run}/seeds{first}-{last}.done",
     log:
-        "logs/search/{space}/{run}/seed{seed}.log",
+        "logs/search/{space}/{run}/seeds{first}-{last}.log",
     benchmark:
-        "logs/search/{space}/{run}/seed{seed}.tsv"
+        "logs/search/{space}/{run}/seeds{first}-{last}.tsv"
+    wildcard_constraints:
+        first=r"\d+",
+        last=r"\d+",
     resources:
         gpu=gpus,
     params:
@@ -17,9 +22,10 @@ rule search:
         hp=run_params,
         flags=search_flags,
         data_root=config["data_root"],
-        checkpoint="results/checkpoints/{space}/{run}/seed{seed}.json",
+        out=seed_pattern("results/search"),
+        checkpoint=seed_pattern("results/checkpoints"),
         version=RESULTS_VERSION,
     shell:
-        "ktnas search --space {wildcards.space} --method {params.method} --seed {wildcards.seed} "
+        "ktnas search --space {wildcards.space} --method {params.method} --seeds {wildcards.first}-{wildcards.last} "
         "--tasks {params.tasks} --params {params.hp:q} {params.flags} --data-root {params.data_root:q} "
-        "--checkpoint {params.checkpoint} --out {output} 2> {log}"
+        "--checkpoint {params.checkpoint:q} --out {params.out:q} --manifest {output} 2> {log}"
