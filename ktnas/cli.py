@@ -145,9 +145,10 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
 def _cmd_table(args: argparse.Namespace) -> None:
     from ktnas._io import write_text
     from ktnas.recipes import get_recipe
+    from ktnas.report.tables import csv_text
 
     table, md = get_recipe(args.space).table(args.inputs, args.study, args.benchmark)
-    write_text(args.out_csv, table.to_csv(index=False, float_format="%.4f"))
+    write_text(args.out_csv, csv_text(table))
     write_text(args.out_md, md)
 
 
