@@ -248,3 +248,61 @@ def test_sensitivity_table_tests_against_the_default_variant():
     )
     assert _row(table2, "ktnas-m1", "total")["reference"] == "ktnas"
     assert _row(table2, "ktnas-m1", "total")["p_raw"] == pytest.approx(0.03125)
+
+
+# -- Fig. 5 --------------------------------------------------------------------------------------------
+
+
+def _traced(method, seed, steps):
+    """A multi-task result whose one task's trace has (n_queries, best_fitness) per generation."""
+    trace = [
+        {"generation": g, "n_queries": q, "best_fitness": f, "transferred": []}
+        for g, (q, f) in enumerate(steps)
+    ]
+    task = TaskResult("cifar10", "x", steps[-1][1], len(steps), trace)
+    return SearchResult("nb201", method, seed, {}, [task], "0", "x")
+
+
+def test_best_so_far_is_a_step_function_on_the_grid():
+    from ktnas.report.figures import best_so_far
+
+    grid = np.array([5.0, 10, 15, 20, 25, 40])
+    got = best_so_far(np.array([10, 20, 30]), np.array([1.0, 3.0, 2.0]), grid)
+    np.testing.assert_allclose(got, [np.nan, 1, 1, 3, 3, 3])  # best so far: a later dip does not count
+
+
+def test_convergence_frame_mean_and_t_interval_over_seeds():
+    from scipy.stats import t
+
+    from ktnas.report.figures import convergence_frame
+
+    results = [_traced("ktnas", 0, [(10, 1.0), (20, 2.0)]), _traced("ktnas", 1, [(10, 3.0), (20, 4.0)])]
+    results.append(_traced("ktnas", 2, [(10, 2.0), (20, 6.0), (30, 6.0)]))  # runs of different lengths
+    df = convergence_frame(results, points=50).set_index("evaluations")
+    assert df.index.min() == 10 and df.index.max() == 30
+    half = t.ppf(0.975, 2) * np.std([2.0, 4.0, 6.0], ddof=1) / np.sqrt(3)
+    assert df.loc[20, "mean"] == pytest.approx(4.0) and df.loc[25, "mean"] == pytest.approx(4.0)
+    assert df.loc[20, "high"] - df.loc[20, "mean"] == pytest.approx(half)
+    assert (df["n_seeds"] == 3).all()
+
+
+def test_convergence_figure_writes_a_png(tmp_path):
+    from ktnas.report.figures import FIGURES
+
+    results = [
+        _traced(m, s, [(10, 1.0 + s), (20, 2.0 + s), (40, 2.5 + s)])
+        for m in ("ktnas", "mtnas")
+        for s in (0, 1)
+    ]
+    out = tmp_path / "fig5.png"
+    FIGURES["convergence"](results, None, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+
+
+def test_convergence_refuses_traces_without_evaluation_counts():
+    from ktnas.report.figures import convergence_frame
+
+    res = _traced("ktnas", 0, [(10, 1.0)])
+    del res.tasks[0].trace[0]["n_queries"]
+    with pytest.raises(ValueError, match="lacks n_queries"):
+        convergence_frame([res])
