@@ -306,3 +306,35 @@ def test_convergence_refuses_traces_without_evaluation_counts():
     del res.tasks[0].trace[0]["n_queries"]
     with pytest.raises(ValueError, match="lacks n_queries"):
         convergence_frame([res])
+
+
+# -- Table III -----------------------------------------------------------------------------------------
+
+
+def test_trans101_table_tests_avg_rank_and_keeps_the_paper_beside():
+    from scipy.stats import wilcoxon
+
+    from ktnas.benchmarks import load_benchmark
+    from ktnas.report.trans101_tables import found_frame, trans101_table
+
+    cells = list(load_benchmark("trans101").table.index)
+    tasks = ["class_object", "class_scene", "room_layout"]
+
+    def res(method, seed, cell):
+        found = [TaskResult(t, cells[cell], 0.0) for t in tasks]
+        return SearchResult("trans101", method, seed, {}, found, "0", "x")
+
+    results = [res("ktnas", s, s) for s in range(7)] + [res("rea", s, 100 + 50 * s) for s in range(7)]
+    results += [res("single", s, 3 * s) for s in range(7)]
+    table, md = trans101_table(results)
+    per = found_frame(results).groupby(["method", "seed"])["rank"].mean()
+    expected = wilcoxon(per["rea"].to_numpy() - per["ktnas"].to_numpy()).pvalue
+    rea = _row(table, "rea", "avg_rank")
+    assert rea["p_raw"] == pytest.approx(expected) and rea["median"] == pytest.approx(per["rea"].median())
+    assert rea["p_vs_ktnas"] >= rea["p_raw"]  # Holm over rea and single
+    ktnas_line = next(line for line in md.splitlines() if line.startswith("| ktnas |"))
+    cols = [c.strip() for c in ktnas_line.strip("|").split("|")]
+    assert cols[2] == "46.07" and cols[8] == "5.50" and cols[-1] == "7"
+    single_line = next(line for line in md.splitlines() if line.startswith("| single |"))
+    assert [c.strip() for c in single_line.strip("|").split("|")][2] == "–"
+    assert "| nsganetv2 |" not in md and "| optimum (searched cells) |" in md
