@@ -248,6 +248,12 @@ def test_sensitivity_table_tests_against_the_default_variant():
     )
     assert _row(table2, "ktnas-m1", "total")["reference"] == "ktnas"
     assert _row(table2, "ktnas-m1", "total")["p_raw"] == pytest.approx(0.03125)
+    # where every variant has its default, the passed ktnas run is no row of the study
+    with_default = [r for r in results if r.run != "ktnas-m1"]
+    table3, _ = evaluations_table(
+        with_default + [_res("ktnas", s, [1, 1, 1], params=BASE) for s in range(6)], "sensitivity"
+    )
+    assert list(dict.fromkeys(table3["run"])) == ["ktnas-r0.2", "ktnas-r0.5"]
 
 
 # -- Fig. 5 --------------------------------------------------------------------------------------------

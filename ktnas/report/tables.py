@@ -286,15 +286,20 @@ def study_markdown(table: pd.DataFrame, study: str) -> str:
 
 def evaluations_table(results: Sequence[SearchResult], study: str) -> tuple[pd.DataFrame, str]:
     """Table II (``main``: one row per method) or a KTNAS study (one row per run variant, each tested
-    against the default setting; pass the ``ktnas`` run's results too for a fallback reference)."""
+    against the default setting; the ``ktnas`` run's results, if passed, are the fallback reference and
+    a row only where a variant is compared with them)."""
     tasks = [t.task for t in results[0].tasks]
     if study == "main":
         per_seed = evaluations_frame(results)
         table = summarise_evaluations(per_seed, "method", tasks)
         return table, nb201_markdown(table, int(per_seed["censored"].sum()))
-    per_seed = evaluations_frame(results, label="run")
     params: dict[str, dict[str, Any]] = {}
     for r in results:
         params.setdefault(r.run, r.params)
-    table = summarise_evaluations(per_seed, "run", tasks, study_references(params))
+    refs = study_references(params)
+    if REFERENCE not in refs.values():  # the ktnas run is passed as a fallback: a row only when used
+        results = [r for r in results if r.run != REFERENCE]
+        refs.pop(REFERENCE, None)
+    per_seed = evaluations_frame(results, label="run")
+    table = summarise_evaluations(per_seed, "run", tasks, refs)
     return table, study_markdown(table, study)

@@ -100,7 +100,61 @@ def all_outputs():
                 for k in ("convergence", "transfer_rank")
             ]
         out.append(f"results/figures/{space}_kendall.png")
+    if results_page_inputs(None)["tables"]:
+        out.append(RESULTS_PAGE)
     return out
+
+
+# the "Results against the paper" page; inside the working directory (snakemake -d), copied to docs/
+RESULTS_PAGE = "results/docs/results.md"
+
+
+def default_spaces():
+    return [
+        s for s in RUNS if get_recipe(s).default_target and RUNS[s] and s in TABULAR
+    ]
+
+
+def results_page_inputs(wc):
+    """The page's tables (every study of the default spaces) and, for claim (e), the main ktnas and
+    ktnas_random NAS-Bench-201 runs with their benchmark."""
+    tables = [
+        f"results/tables/{space}_{s}.csv"
+        for space in default_spaces()
+        for s in studies(space)
+        if s != "figures"
+    ]
+    main = {r.name for r in RUNS.get("nb201", {}).values() if r.study == "main"}
+    transfer, bench = [], []
+    if "nb201" in default_spaces() and {"ktnas", "ktnas_random"} <= main:
+        transfer = [
+            f"results/search/nb201/{run}/seed{s}.json"
+            for run in ("ktnas", "ktnas_random")
+            for s in RUNS["nb201"][run].seeds
+        ]
+        bench = ["results/benchmarks/nb201.parquet"]
+    return {"tables": tables, "transfer": transfer, "benchmark": bench}
+
+
+def transfer_flags(wc, input):
+    if not input.transfer:
+        return ""
+    return f"--transfer {' '.join(input.transfer)} --benchmark {input.benchmark}"
+
+
+def reference_files(wc):
+    """A study table's fallback reference: the main ktnas run (a row only where a default variant is
+    absent; `ktnas table` drops it otherwise)."""
+    if (
+        wc.study in ("main", "figures")
+        or wc.space not in TABULAR
+        or "ktnas" not in RUNS[wc.space]
+    ):
+        return []
+    return [
+        f"results/search/{wc.space}/ktnas/seed{s}.json"
+        for s in RUNS[wc.space]["ktnas"].seeds
+    ]
 
 
 def darts_outputs():
