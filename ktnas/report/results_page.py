@@ -32,7 +32,6 @@ from ktnas.report.stats import ALPHA, format_p, paired_wilcoxon
 from ktnas.report.tables import (
     PAPER_TABLE_II,
     REFERENCE,
-    STUDY_TITLES,
     nb201_markdown,
     study_markdown,
 )
@@ -269,7 +268,5 @@ def results_page(tables: Sequence[ResultTable], transfer: pd.DataFrame | None = 
             md = trans101_markdown(t.frame)
         else:
             md = study_markdown(t.frame, t.study)
-            if t.study not in STUDY_TITLES:
-                md = md.replace(f"# NAS-Bench-201: {t.study}", f"# {t.name}")
         lines.append(_demote(md))
     return "\n".join(lines)

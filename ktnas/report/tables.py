@@ -159,20 +159,6 @@ def csv_text(table: pd.DataFrame) -> str:
     return text
 
 
-def markdown_table(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for _, row in df.iterrows():
-        cells = []
-        for c in cols:
-            v = row[c]
-            cells.append(
-                format(v, floatfmt) if isinstance(v, float | np.floating) and np.isfinite(v) else str(v)
-            )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def p_caption(reference: str) -> str:
     """The caption sentence that explains the p column, the mark and the dashes."""
     return (
