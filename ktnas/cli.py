@@ -193,9 +193,10 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
 def _cmd_table(args: argparse.Namespace) -> None:
     from ktnas._io import write_text
     from ktnas.recipes import get_recipe
+    from ktnas.report.tables import csv_text
 
-    table, md = get_recipe(args.space).table(args.inputs, args.study, args.benchmark)
-    write_text(args.out_csv, table.to_csv(index=False, float_format="%.4f"))
+    table, md = get_recipe(args.space).table(args.inputs, args.study, args.benchmark, args.versus)
+    write_text(args.out_csv, csv_text(table))
     write_text(args.out_md, md)
 
 
@@ -216,6 +217,21 @@ def _cmd_figure(args: argparse.Namespace) -> None:
 
     results = [SearchResult.load(p) for p in args.inputs]
     FIGURES[args.kind](results, load_benchmark(args.space, args.benchmark), args.out)
+
+
+def _cmd_results_page(args: argparse.Namespace) -> None:
+    from ktnas._io import write_text
+    from ktnas.report.results_page import read_table, results_page, transfer_ranks
+
+    transfer = None
+    if args.transfer:
+        from ktnas.benchmarks import load_benchmark
+        from ktnas.results import SearchResult
+
+        results = [SearchResult.load(p) for p in args.transfer]
+        transfer = transfer_ranks(results, load_benchmark(results[0].space, args.benchmark))
+    write_text(args.out, results_page([read_table(p) for p in args.tables], transfer))
+    log.info("wrote %s", args.out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,10 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("table", help="a results table (CSV + Markdown) from per-seed result files")
     a.add_argument("--space", required=True, help="nb201, trans101 or darts")
     a.add_argument("--study", default="main", help="main, sensitivity, ablation; DARTS: the task group")
-    a.add_argument("--inputs", nargs="+", type=Path, required=True)
+    a.add_argument(
+        "--inputs",
+        nargs="+",
+        type=Path,
+        required=True,
+        help="per-seed result files; in a sensitivity or ablation study, add the ktnas run's files to test "
+        "against them where the default variant is absent",
+    )
     a.add_argument("--out-csv", type=Path, required=True)
     a.add_argument("--out-md", type=Path, required=True)
     a.add_argument("--benchmark", type=Path, default=None)
+    a.add_argument("--versus", default=None, help="the method every row is tested against (default ktnas)")
     a.set_defaults(func=_cmd_table)
 
     t = sub.add_parser("diagnostics", help="transfer diagnostics (table + figure) of multi-task runs")
@@ -319,6 +343,29 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--benchmark", type=Path, default=None)
     f.add_argument("--out", type=Path, required=True)
     f.set_defaults(func=_cmd_figure)
+
+    w = sub.add_parser(
+        "results-page", help="the 'Results against the paper' page (Markdown) from the tables' CSV files"
+    )
+    w.add_argument(
+        "--tables",
+        nargs="+",
+        type=Path,
+        required=True,
+        help="`ktnas table` CSVs: nb201_main, trans101_main, ...",
+    )
+    w.add_argument(
+        "--transfer",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="search results of ktnas and ktnas_random with transfer traces (claim e; optional)",
+    )
+    w.add_argument(
+        "--benchmark", type=Path, default=None, help="the benchmark of --transfer (default: bundled)"
+    )
+    w.add_argument("--out", type=Path, required=True, help="e.g. docs/results.md")
+    w.set_defaults(func=_cmd_results_page)
     return p
 
 

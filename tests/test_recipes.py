@@ -116,7 +116,7 @@ class BitsRecipe(Recipe):
         return hamming
 
     def table(
-        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
         rows = [
             {"method": r.method, "seed": r.seed, "task": t.task, "evaluated": t.extra["evaluated"]}

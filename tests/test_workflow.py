@@ -79,7 +79,7 @@ def test_rerun_only_what_changed(tmp_path):
     first = _snakemake(tmp_path, cfg)
     assert first.returncode == 0, first.stderr[-3000:]
     table = (tmp_path / "results/tables/nb201_main.csv").read_text()
-    assert table.splitlines()[0] == "method,task,mean,std,n_seeds"
+    assert table.splitlines()[0] == "method,task,mean,std,n_seeds,median,p_vs_ktnas,p_raw,reference"
 
     again = _snakemake(tmp_path, cfg, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -90,7 +90,7 @@ def test_rerun_only_what_changed(tmp_path):
     jobs = _jobs(changed.stdout)
     searches = sorted(w for r, w in jobs if r == "search")
     assert searches == ["space=nb201, run=rea, first=0, last=1"]  # one job runs both seeds
-    assert {r for r, _ in jobs} == {"search", "table", "all"}
+    assert {r for r, _ in jobs} == {"search", "table", "results_page", "all"}
 
 
 def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):

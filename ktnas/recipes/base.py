@@ -163,7 +163,7 @@ class Recipe(ABC):
     # -- report ------------------------------------------------------------------------------------------
     @abstractmethod
     def table(
-        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
         """The results table of one study (CSV frame and Markdown) from its result files."""
 

@@ -169,7 +169,7 @@ class DartsRecipe(Recipe):
         }
 
     def table(
-        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
         from ktnas.report.darts_tables import darts_table
 

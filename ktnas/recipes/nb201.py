@@ -67,11 +67,11 @@ class NB201Recipe(TabularRecipe):
         nb201.write_bundled(df, out)
 
     def table(
-        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
         from ktnas.report.tables import evaluations_table
 
-        return evaluations_table([SearchResult.load(p) for p in inputs], study)
+        return evaluations_table([SearchResult.load(p) for p in inputs], study, versus)
 
 
 class PerTaskProxyREA:

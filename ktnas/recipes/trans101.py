@@ -42,11 +42,11 @@ class Trans101Recipe(TabularRecipe):
         trans101.write_bundled(df, out)
 
     def table(
-        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None
+        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
         from ktnas.report.trans101_tables import trans101_table
 
-        return trans101_table([SearchResult.load(p) for p in inputs], benchmark)
+        return trans101_table([SearchResult.load(p) for p in inputs], benchmark, versus)
 
 
 def _gcn(seed: int) -> object:

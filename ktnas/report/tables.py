@@ -1,24 +1,63 @@
 """Tables from per-seed search results: CSV in long format plus a Markdown twin (paper Tables II, III,
-VII- and VIII-style)."""
+VII- and VIII-style).
+
+CSV columns, in this order (:data:`COLUMNS`; the first is ``method``, or ``run`` in a study table):
+
+- ``method`` / ``run``, ``task`` (a task name, or ``total`` / ``avg_rank``, the per-seed sum / mean);
+- ``mean``, ``std`` (ddof 1), ``n_seeds``, ``median`` over seeds;
+- ``p_vs_ktnas``: Holm-adjusted two-sided paired Wilcoxon p-value of the row against its reference over
+  the seeds both share (:mod:`ktnas.report.stats`), adjusted across the rows of the table per task;
+- ``p_raw``: the same p before adjustment;
+- ``reference``: the row it is compared with: ``ktnas`` in a main table, the default setting in a study
+  (:func:`study_references`); empty on the reference row itself.
+
+The p columns are empty where no test applies: on the reference row, and where the two rows share
+fewer than six seeds or all their paired differences are zero.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ktnas.report.stats import MARK, MIN_SHARED_SEEDS, compare_rows, format_p, significant
 from ktnas.results import SearchResult
 
-#: paper Table II (docs/method.md §7): evaluations until the best architecture is found
+#: CSV columns after the label column (see the module docstring)
+COLUMNS = ["task", "mean", "std", "n_seeds", "median", "p_vs_ktnas", "p_raw", "reference"]
+#: the row every method of a main table is compared with
+REFERENCE = "ktnas"
+
+#: paper Table II tasks, in the order of the tuples below
+PAPER_TASKS_II = ("cifar10", "cifar100", "imagenet16", "total")
+#: paper Table II (docs/method.md §7): evaluations until the best architecture is found (C-10, C-100,
+#: ImageNet16-120, total); gcn, lanas and weaknas are rows the paper quotes from earlier work
 PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
     "rs": (7782.1, 7621.2, 7726.1, 23129.4),
     "rea": (563.2, 438.2, 715.1, 1439.6),
+    "gcn": (214.4, 260.5, 250.6, 725.5),
+    "lanas": (247.1, 187.5, 292.4, 727.0),
+    "weaknas": (182.1, 78.4, 268.4, 528.9),
     "zero": (230.8, 18.4, 213.0, 462.2),
     "mtnas": (106.0, 30.1, 92.3, 228.4),
     "ktnas_random": (105.8, 51.6, 66.1, 223.5),
     "ktnas": (100.7, 27.9, 60.0, 188.5),
 }
+#: paper Table VIII, the row ktnas also runs (node2vec; arch2vec and CATE are not implemented)
+PAPER_TABLE_VIII: dict[str, tuple[float, float, float, float]] = {
+    "ktnas-emb-node2vec": (100.7, 27.9, 60.0, 188.5),
+}
+
+#: sensitivity runs ``ktnas-<letter><value>`` (named by the recipes' ``runs``) -> the parameter varied
+STUDY_PARAMS = {"r": "elite_ratio", "m": "saved_generations", "M": "n_transferred"}
+_SENSITIVITY = re.compile(r"^ktnas-(?P<letter>[rmM])(?P<value>[0-9.]+)$")
+_ABLATION = re.compile(r"^ktnas-emb-(?P<encoding>.+)$")
+
+STUDY_TITLES = {"sensitivity": "Sensitivity of KTNAS (r, m, M)", "ablation": "Embedding ablation"}
 
 
 def evaluations_frame(results: Sequence[SearchResult], label: str = "method") -> pd.DataFrame:
@@ -40,74 +79,244 @@ def evaluations_frame(results: Sequence[SearchResult], label: str = "method") ->
     return pd.DataFrame(rows)
 
 
-def summarise(long: pd.DataFrame, label: str, row_order: Sequence[str], value: str) -> pd.DataFrame:
-    """mean/std/n_seeds of ``value`` over seeds per (label, task); labels in order of appearance, tasks
-    in ``row_order``."""
+def summarise(
+    long: pd.DataFrame,
+    label: str,
+    row_order: Sequence[str],
+    value: str,
+    reference: Callable[[str], str | None] | Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """The CSV table (:data:`COLUMNS`) of ``value`` over seeds per (label, task); labels in order of
+    appearance, tasks in ``row_order``. ``reference`` maps a label to the row it is tested against
+    (default: every row against ``ktnas``)."""
     g = long.groupby([label, "task"], sort=False)[value]
-    table = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n_seeds": g.count()}).reset_index()
+    table = pd.DataFrame(
+        {"mean": g.mean(), "std": g.std(ddof=1), "n_seeds": g.count(), "median": g.median()}
+    ).reset_index()
+    present = set(long[label])
+    ref = reference if reference is not None else (lambda _: REFERENCE if REFERENCE in present else None)
+    tests = compare_rows(long[[label, "seed", "task", value]], label, value, ref)
+    table = table.merge(tests, on=[label, "task"], how="left")
     order = {t: i for i, t in enumerate(row_order)}
     labels = {m: i for i, m in enumerate(dict.fromkeys(long[label]))}
     table = table.sort_values(by=[label, "task"], key=lambda s: s.map(labels if s.name == label else order))
-    return table.reset_index(drop=True)
+    return table[[label, *COLUMNS]].reset_index(drop=True)
 
 
-def summarise_evaluations(per_seed: pd.DataFrame, label: str, task_order: Sequence[str]) -> pd.DataFrame:
+def study_references(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
+    """run -> the run with the default setting it is compared with, from each run's recorded params.
+
+    A sensitivity variant ``ktnas-r0.5`` is compared with the variant of its parameter whose value equals
+    the default: the value ``ktnas`` ran with (or any run that does not vary that parameter), else the
+    parameter model's default (``ktnas-r0.2``, ``ktnas-m5``, ``ktnas-M4`` by default). An ablation
+    variant is compared with ``ktnas-emb-<the default encoding>`` (node2vec). Where the default variant
+    is absent, the reference is ``ktnas`` if its runs are in the table, else None.
+    """
+    from ktnas.embedding.config import EmbeddingConfig
+    from ktnas.params import BenchmarkParams
+
+    fallback = REFERENCE if REFERENCE in runs else None
+    letter = {r: m.group("letter") for r in runs if (m := _SENSITIVITY.match(r))}
+    default_enc = f"ktnas-emb-{EmbeddingConfig().method}"
+    out: dict[str, str | None] = {}
+    for run in runs:
+        if run in letter:
+            key = STUDY_PARAMS[letter[run]]
+            # ktnas's own value first, else that of any run that does not vary this parameter
+            ranked = sorted(runs, key=lambda r: r != REFERENCE)
+            others = [runs[r] for r in ranked if letter.get(r) != letter[run] and key in runs[r]]
+            default = others[0][key] if others else getattr(BenchmarkParams(), key)
+            group = [r for r in runs if letter.get(r) == letter[run]]
+            same = [r for r in group if runs[r].get(key) == default]
+            out[run] = same[0] if same else fallback
+        elif _ABLATION.match(run):
+            out[run] = default_enc if default_enc in runs else fallback
+        else:
+            out[run] = fallback if run != REFERENCE else None
+    return out
+
+
+def summarise_evaluations(
+    per_seed: pd.DataFrame,
+    label: str,
+    task_order: Sequence[str],
+    reference: Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
     """Evaluations to the optimum per task, plus ``total`` = the per-seed sum over tasks."""
     totals = per_seed.groupby([label, "seed"], sort=False)["evaluations"].sum().reset_index()
     totals["task"] = "total"
     both = pd.concat([per_seed[[label, "seed", "task", "evaluations"]], totals], ignore_index=True)
-    return summarise(both, label, [*task_order, "total"], "evaluations")
+    return summarise(both, label, [*task_order, "total"], "evaluations", reference)
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
+    """A plain Markdown rendering of a frame (finite floats formatted with ``floatfmt``)."""
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, row in df.iterrows():
         cells = []
         for c in cols:
             v = row[c]
-            cells.append(
-                format(v, floatfmt) if isinstance(v, float | np.floating) and np.isfinite(v) else str(v)
-            )
+            finite = isinstance(v, float | np.floating) and np.isfinite(v)
+            cells.append(format(v, floatfmt) if finite else str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def nb201_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
-    tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"] + ["total"]
-    wide = table.pivot(index="method", columns="task", values="mean").reindex(columns=tasks)
-    wide = wide.reindex(list(dict.fromkeys(table["method"])))
-    std = table.pivot(index="method", columns="task", values="std").reindex(columns=tasks)
-    n = table.groupby("method")["n_seeds"].min()
+def csv_text(table: pd.DataFrame) -> str:
+    """The table as CSV: four decimals, but p-values with four significant digits (they go below 1e-4)."""
+    out = table.copy()
+    for col in ("p_vs_ktnas", "p_raw"):
+        if col in out:
+            out[col] = [f"{p:.4g}" if np.isfinite(p) else "" for p in out[col].astype(float)]
+    text: str = out.to_csv(index=False, float_format="%.4f")
+    return text
+
+
+def p_caption(reference: str) -> str:
+    """The caption sentence that explains the p column, the mark and the dashes."""
+    return (
+        f"`p` = two-sided Wilcoxon signed-rank test (scipy.stats.wilcoxon) of the row against {reference}, "
+        "paired over the seeds both have, Holm-adjusted across the rows of the table (each column "
+        f"separately); `{MARK}` = differs at adjusted p < 0.05 in that column. – = not tested: the "
+        f"reference row itself, fewer than {MIN_SHARED_SEEDS} shared seeds, or all paired differences zero."
+    )
+
+
+def _cell(row: Any, digits: int) -> str:
+    if row is None or not np.isfinite(row.mean):
+        return "–"
+    text = (
+        f"{row.mean:.{digits}f} ± {row.std:.{digits}f}" if np.isfinite(row.std) else f"{row.mean:.{digits}f}"
+    )
+    return text + (MARK if significant(row.p_vs_ktnas) else "")
+
+
+def wide_markdown(
+    table: pd.DataFrame,
+    headline: str,
+    paper: Mapping[str, Mapping[str, float]] | None = None,
+    heads: Mapping[str, str] | None = None,
+    digits: int = 1,
+    show_reference: bool = False,
+) -> list[str]:
+    """Markdown rows of a :data:`COLUMNS` table: mean ± std per task (the paper's value beside it where
+    ``paper`` is given), the headline column's median and p, the reference and the row's seed count."""
+    label = table.columns[0]
+    tasks = list(dict.fromkeys(table["task"]))
+    tasks = [t for t in tasks if t != headline] + [headline]
+    cells = {(getattr(r, label), r.task): r for r in table.itertuples(index=False)}
+    heads = heads or {}
+    cols = []
+    for t in tasks:
+        cols.append(heads.get(t, t))
+        if paper is not None:
+            cols.append("paper")
+    cols += [f"median {heads.get(headline, headline)}", "p", *(["vs"] if show_reference else []), "seeds"]
+    lines = [f"| {label} | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for lab in dict.fromkeys(table[label]):
+        row = [f"{lab}"]
+        for t in tasks:
+            row.append(_cell(cells.get((lab, t)), digits))
+            if paper is not None:
+                value = (paper.get(str(lab)) or {}).get(t)
+                row.append("–" if value is None else f"{value:.{digits}f}")
+        head = cells.get((lab, headline))
+        row.append(f"{head.median:.{digits}f}" if head is not None else "–")
+        row.append(format_p(head.p_vs_ktnas) if head is not None else "–")
+        if show_reference:
+            ref = head.reference if head is not None else None
+            row.append(ref if isinstance(ref, str) and ref else "–")
+        n = [cells[(lab, t)].n_seeds for t in tasks if (lab, t) in cells]
+        row.append(str(min(n)) if n else "0")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def paper_by_task(
+    paper: Mapping[str, Sequence[float]], paper_tasks: Sequence[str], tasks: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """method -> {task: paper value}; the paper's aggregate column only where the table has exactly the
+    paper's tasks (a total over other tasks is not comparable)."""
+    same = list(tasks) == list(paper_tasks[:-1])
+    return {
+        m: {
+            t: v
+            for t, v in zip(paper_tasks, values, strict=True)
+            if t in tasks or (same and t == paper_tasks[-1])
+        }
+        for m, values in paper.items()
+    }
+
+
+def nb201_markdown(table: pd.DataFrame, censored: int | None = None, versus: str = REFERENCE) -> str:
+    """Table II: our mean ± std beside the paper's number for every row the paper has."""
+    tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
+    paper = paper_by_task(PAPER_TABLE_II, PAPER_TASKS_II, tasks)
     lines = [
         "# NAS-Bench-201: evaluations until the best architecture is found",
         "",
-        "Mean ± std over seeds (lower is better). `paper` = KTNAS paper Table II (mean of 10 runs).",
+        "Mean ± std over seeds (lower is better); `total` = the per-seed sum over the tasks. `paper` = KTNAS "
+        "paper Table II (mean of 10 runs; – = a row the paper does not have). " + p_caption(versus),
         "",
-        "| method | " + " | ".join(tasks) + " | seeds | paper total |",
-        "|---|" + "---|" * (len(tasks) + 2),
+        *wide_markdown(table, "total", paper),
     ]
-    for m in wide.index:
-        cells = [f"{wide.loc[m, t]:.1f} ± {std.loc[m, t]:.1f}" for t in tasks]
-        paper = PAPER_TABLE_II.get(str(m))
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {n[m]} | {paper[3] if paper else '–'} |")
-    censored = per_seed[per_seed["censored"]]
-    lines += ["", f"Runs that never queried the optimum (value = evaluations spent): {len(censored)}.", ""]
-    return "\n".join(lines)
+    if censored is not None:
+        lines += ["", f"Runs that never queried the optimum (value = evaluations spent): {censored}."]
+    return "\n".join(lines) + "\n"
 
 
-def evaluations_table(results: Sequence[SearchResult], study: str) -> tuple[pd.DataFrame, str]:
-    """Table II (``main``: one row per method) or a KTNAS study (one row per run variant)."""
+def study_markdown(table: pd.DataFrame, study: str) -> str:
+    """A KTNAS study table (one row per run variant), each variant tested against the default setting."""
+    tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
+    paper = paper_by_task(PAPER_TABLE_VIII, PAPER_TASKS_II, tasks) if study == "ablation" else None
+    paper_note = " `paper` = paper Table VIII (node2vec row)." if paper else ""
+    lines = [
+        f"# NAS-Bench-201: {STUDY_TITLES.get(study, study)}",
+        "",
+        "Evaluations until the best architecture is found, mean ± std over seeds (lower is better)."
+        + paper_note
+        + " "
+        + p_caption("the default setting (`vs`: the run with ktnas's default value of the parameter varied)"),
+        "",
+        *wide_markdown(table, "total", paper, show_reference=True),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def method_references(methods: Sequence[str], versus: str) -> dict[str, str | None]:
+    """Every method tested against ``versus`` (None: the reference row itself, or ``versus`` absent)."""
+    return {m: (versus if versus in methods and m != versus else None) for m in methods}
+
+
+def evaluations_table(
+    results: Sequence[SearchResult], study: str, versus: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Table II (``main``, or the held-out ``heldout``: one row per method, each tested against
+    ``versus``, default ``ktnas``) or a KTNAS study (one row per run variant, each tested against the
+    default setting; the ``ktnas`` run's results, if passed, are the fallback reference and a row only
+    where a variant is compared with them)."""
     tasks = [t.task for t in results[0].tasks]
-    if study == "main":
+    if study in ("main", "heldout"):
+        versus = versus or REFERENCE
         per_seed = evaluations_frame(results)
-        table = summarise_evaluations(per_seed, "method", tasks)
-        return table, nb201_markdown(table, per_seed)
+        refs = method_references(list(dict.fromkeys(per_seed["method"])), versus)
+        table = summarise_evaluations(per_seed, "method", tasks, refs)
+        md = nb201_markdown(table, int(per_seed["censored"].sum()), versus)
+        if study == "heldout":
+            seeds = sorted(set(per_seed["seed"]))
+            md = md.replace(
+                "# NAS-Bench-201: evaluations",
+                f"# NAS-Bench-201, held-out seeds {seeds[0]}–{seeds[-1]}: evaluations",
+            )
+        return table, md
+    params: dict[str, dict[str, Any]] = {}
+    for r in results:
+        params.setdefault(r.run, r.params)
+    refs = study_references(params)
+    if REFERENCE not in refs.values():  # the ktnas run is passed as a fallback: a row only when used
+        results = [r for r in results if r.run != REFERENCE]
+        refs.pop(REFERENCE, None)
     per_seed = evaluations_frame(results, label="run")
-    table = summarise_evaluations(per_seed, "run", tasks)
-    title = STUDY_TITLES.get(study, study)
-    md = f"# NAS-Bench-201: {title}\n\nEvaluations until the best architecture is found.\n\n"
-    return table, md + markdown_table(table)
-
-
-STUDY_TITLES = {"sensitivity": "Sensitivity of KTNAS (r, m, M)", "ablation": "Embedding ablation"}
+    table = summarise_evaluations(per_seed, "run", tasks, refs)
+    return table, study_markdown(table, study)

@@ -149,7 +149,104 @@ def all_outputs():
                 for k in ("convergence", "transfer_rank")
             ]
         out.append(f"results/figures/{space}_kendall.png")
+        if multitask_runs(space):
+            out.append(f"results/tables/{space}_transfer.csv")
+    if results_page_inputs(None)["tables"]:
+        out.append(RESULTS_PAGE)
     return out
+
+
+# the "Results against the paper" page; inside the working directory (snakemake -d), copied to docs/
+RESULTS_PAGE = "results/docs/results.md"
+
+
+def default_spaces():
+    return [
+        s for s in RUNS if get_recipe(s).default_target and RUNS[s] and s in TABULAR
+    ]
+
+
+def results_page_inputs(wc):
+    """The page's tables (every study of the default spaces) and, for claim (e), the main ktnas and
+    ktnas_random NAS-Bench-201 runs with their benchmark."""
+    tables = [
+        f"results/tables/{space}_{s}.csv"
+        for space in default_spaces()
+        for s in studies(space)
+        if s != "figures"
+    ]
+    transfer, bench = [], []
+    if transfer_runs():
+        transfer = [manifest(r, *c) for r in transfer_runs() for c in chunks(r)]
+        bench = ["results/benchmarks/nb201.parquet"]
+    return {"tables": tables, "transfer": transfer, "benchmark": bench}
+
+
+def transfer_runs():
+    """Claim (e) of the page compares the cells ktnas and ktnas_random transfer on NAS-Bench-201."""
+    main = {r.name: r for r in RUNS.get("nb201", {}).values() if r.study == "main"}
+    if "nb201" not in default_spaces() or not {"ktnas", "ktnas_random"} <= set(main):
+        return []
+    return [main["ktnas"], main["ktnas_random"]]
+
+
+def transfer_flags(wc, input):
+    if not input.transfer:
+        return ""
+    files = [
+        f"results/search/nb201/{r.name}/seed{s}.json"
+        for r in transfer_runs()
+        for s in r.seeds
+    ]
+    return f"--transfer {' '.join(files)} --benchmark {input.benchmark}"
+
+
+def reference_files(wc):
+    """A study table's fallback reference: the main ktnas run (a row only where a default variant is
+    absent; `ktnas table` drops it otherwise)."""
+    if (
+        wc.study in ("main", "figures")
+        or wc.space not in TABULAR
+        or "ktnas" not in RUNS[wc.space]
+    ):
+        return []
+    run = RUNS[wc.space]["ktnas"]
+    return [manifest(run, *c) for c in chunks(run)]
+
+
+def versus_flag(wc):
+    """A study section with a ``versus`` method (the held-out study) tests every row against it."""
+    section = (config.get(wc.space) or {}).get(wc.study)
+    return (
+        f"--versus {section['versus']}"
+        if isinstance(section, dict) and "versus" in section
+        else ""
+    )
+
+
+def multitask_runs(space):
+    return [r for r in runs_of(space, "main") if get_method(r.method).multitask]
+
+
+def diagnostics_manifests(wc):
+    return [manifest(r, *c) for r in multitask_runs(wc.space) for c in chunks(r)]
+
+
+def diagnostics_files(wc):
+    return " ".join(
+        f"results/search/{wc.space}/{r.name}/seed{s}.json"
+        for r in multitask_runs(wc.space)
+        for s in r.seeds
+    )
+
+
+def reference_flag(wc):
+    if not reference_files(wc):
+        return ""
+    return " ".join(
+        f"results/search/{wc.space}/ktnas/seed{s}.json"
+        for s in RUNS[wc.space]["ktnas"].seeds
+    )
 
 
 def darts_outputs():

@@ -1,6 +1,11 @@
+# results/tables/{space}_transfer.* are the transfer diagnostics, not a study table
+ruleorder: diagnostics > table
+
+
 rule table:
     input:
         unpack(table_inputs),
+        reference=reference_files,
     output:
         csv=report(
             "results/tables/{space}_{study}.csv",
@@ -12,10 +17,38 @@ rule table:
         "logs/tables/{space}_{study}.log",
     params:
         files=table_files,
+        reference=reference_flag,
         benchmark=benchmark_flag,
+        versus=versus_flag,
     shell:
-        "ktnas table --space {wildcards.space} --study {wildcards.study} --inputs {params.files} "
-        "{params.benchmark} --out-csv {output.csv} --out-md {output.md} 2> {log}"
+        "ktnas table --space {wildcards.space} --study {wildcards.study} "
+        "--inputs {params.files} {params.reference} {params.benchmark} {params.versus} "
+        "--out-csv {output.csv} --out-md {output.md} 2> {log}"
+
+
+rule diagnostics:
+    # transfer diagnostics of every multi-task method of the main table (docs/transfer-study.md §3.4)
+    input:
+        diagnostics_manifests,
+    output:
+        csv=report(
+            "results/tables/{space}_transfer.csv",
+            caption="../report/table.rst",
+            category="{space}",
+        ),
+        md="results/tables/{space}_transfer.md",
+        png=report(
+            "results/figures/{space}_transfer.png",
+            caption="../report/figure.rst",
+            category="{space}",
+        ),
+    log:
+        "logs/tables/{space}_transfer.log",
+    params:
+        files=diagnostics_files,
+    shell:
+        "ktnas diagnostics --inputs {params.files} --out-csv {output.csv} --out-md {output.md} "
+        "--out-png {output.png} 2> {log}"
 
 
 rule figure:
@@ -37,3 +70,18 @@ rule figure:
     shell:
         "ktnas figure --kind {wildcards.kind} --space {wildcards.space} --inputs {params.files} "
         "--benchmark {input.benchmark} --out {output} 2> {log}"
+
+
+rule results_page:
+    # docs/results.md for the repository: `cp results/docs/results.md docs/` after a full run (an output
+    # under results/ stays inside the working directory of `snakemake -d DIR` and never overwrites docs/)
+    input:
+        unpack(results_page_inputs),
+    output:
+        report(RESULTS_PAGE, caption="../report/results_page.rst", category="results"),
+    log:
+        "logs/docs/results_page.log",
+    params:
+        transfer=transfer_flags,
+    shell:
+        "ktnas results-page --tables {input.tables} {params.transfer} --out {output} 2> {log}"
