@@ -96,6 +96,7 @@ METHODS: dict[str, Method] = {
             searcher="ktnas.search.single:run_zero",
             uses_proxy=True,
         ),
+        Method("gcn", "GCN neural predictor search (Wen et al.)", searcher="ktnas.search.single:run_gcn"),
         Method(
             "lanas",
             "LaNAS: MCTS over learned partitions (Wang et al.)",
@@ -105,6 +106,11 @@ METHODS: dict[str, Method] = {
             "weaknas",
             "WeakNAS: iterated weak predictors (Wu et al.)",
             searcher="ktnas.search.single:run_weaknas",
+        ),
+        Method(
+            "nsganetv2",
+            "NSGA-NetV2-style surrogate evolution, single objective",
+            searcher="ktnas.search.single:run_nsganetv2",
         ),
         Method("single", "the KTNAS loop without transfer (single-tasking)", policy=NoTransfer),
         Method("emtnas", "transfer of the M fittest (EMT-NAS)", policy=FittestTransfer),

@@ -3,7 +3,7 @@ the found cell's metric and rank reported (paper Table III)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +23,7 @@ class Trans101Recipe(TabularRecipe):
     def reproduction(self, setup: Setup, tasks: Sequence[str], hp: Any, paths: SearchPaths) -> Any:
         from ktnas.search.reproduction import PredictorEvolution
 
-        return PredictorEvolution(_gcn, _history, hp.tournament_size, hp.n_candidates)
+        return PredictorEvolution(gcn_factory(), _history, hp.tournament_size, hp.n_candidates)
 
     def build_benchmark(self, source: str) -> pd.DataFrame | None:
         from ktnas.benchmarks import trans101
@@ -49,10 +49,13 @@ class Trans101Recipe(TabularRecipe):
         return trans101_table([SearchResult.load(p) for p in inputs], benchmark, versus)
 
 
-def _gcn(seed: int) -> object:
-    from ktnas.predictors.gcn import GCNPredictor
+def gcn_factory() -> Callable[[int], object]:
+    """seed -> a fresh GCN predictor (docs/method.md §6.2.3); one cell encoding shared for the search."""
+    from ktnas.predictors.gcn import CellGraphs, GCNPredictor
+    from ktnas.spaces.trans101 import Trans101Space
 
-    return GCNPredictor(seed=seed)
+    graphs = CellGraphs(Trans101Space())
+    return lambda seed: GCNPredictor(seed=seed, graphs=graphs)
 
 
 def _history(problem: Problem) -> tuple[list[str], list[float]]:

@@ -186,3 +186,29 @@ def run_lanas(
     from ktnas.search.lanas import lanas
 
     return lanas(space, problem, rng)
+
+
+def run_gcn(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    hp: BenchmarkParams,
+    ctx: TaskContext,
+) -> TaskResult:
+    """``gcn``: the GCN neural predictor search of Wen et al. (2020)."""
+    from ktnas.search.neural_predictor import neural_predictor
+
+    return neural_predictor(space, problem, rng)
+
+
+def run_nsganetv2(
+    space: SearchSpace,
+    problem: BenchmarkProblem,
+    rng: np.random.Generator,
+    hp: BenchmarkParams,
+    ctx: TaskContext,
+) -> TaskResult:
+    """``nsganetv2``: NSGA-NetV2-style surrogate-assisted evolution, single objective (Lu et al. 2020)."""
+    from ktnas.search.nsganetv2 import nsganetv2
+
+    return nsganetv2(space, problem, rng)
