@@ -152,6 +152,11 @@ class Recipe(ABC):
         """Datasets to download before a search (``ktnas darts-data``); none for tabular spaces."""
         return []
 
+    def job_size(self, run: Run, n_seeds: int, task: str | None = None) -> dict[str, int]:
+        """CPUs (``threads``), ``mem_mb`` and ``runtime`` (minutes) a search job of ``n_seeds`` seeds of
+        ``run`` asks a cluster for (``task``: a retraining job of that task instead)."""
+        return {"threads": 1, "mem_mb": 2000, "runtime": max(30, 2 * n_seeds)}
+
     def start(self, setup: Setup) -> None:
         """Called right before the search runs (DARTS starts its wall clock here)."""
         return None

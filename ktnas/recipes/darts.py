@@ -149,6 +149,28 @@ class DartsRecipe(Recipe):
         mutate = partial(setup.space.mutate, p_m=hp.mutation_prob)  # type: ignore[call-arg]
         return GeneticAlgorithm(mutate, hp.tournament_size)
 
+    def job_size(self, run: Run, n_seeds: int, task: str | None = None) -> dict[str, int]:
+        """The paper-scale jobs (search: C=20, batch 128, K=20, T=200; retraining: C=20, 11 cells, batch 64,
+        600 epochs) ask 8 CPUs, 32 GB / 16 GB and 24 h / 48 h per seed; smaller configurations (the test
+        config) proportionally less, down to 1 CPU, 2 GB and 30 min."""
+        if task is None:
+            hp: Any = self.params(run.tasks, run.params)
+            scale = hp.channels * hp.batch_size / (20 * 128)
+            work = hp.population_size * hp.generations / (20 * 200)
+            cpus, mem_mb, runtime = 8, 32000, 1440
+        else:
+            from ktnas.training.stages import retrain_config
+
+            hp = retrain_config(task, run.retrain[task])
+            scale = hp.channels * hp.layers * hp.batch_size / (20 * 11 * 64)
+            work = hp.epochs / 600
+            cpus, mem_mb, runtime = 8, 16000, 2880
+        return {
+            "threads": max(1, min(cpus, round(cpus * scale))),
+            "mem_mb": max(2000, min(mem_mb, round(mem_mb * scale))),
+            "runtime": max(30, min(runtime * n_seeds, round(runtime * scale * work * n_seeds))),
+        }
+
     def start(self, setup: Setup) -> None:
         setup.state["clock"].restore(0.0)  # a resumed run restores the time spent before its checkpoint
 

@@ -54,6 +54,40 @@ def search_files(space, study):
     ]
 
 
+def search_size(wc):
+    """Cluster request of a search job, from its space's recipe (DARTS: sized by the configured networks)."""
+    n = int(wc.last) - int(wc.first) + 1
+    return get_recipe(wc.space).job_size(run_of(wc), n)
+
+
+def retrain_size(wc):
+    return get_recipe(wc.space).job_size(run_of(wc), 1, wc.task)
+
+
+def search_threads(wc):
+    return search_size(wc)["threads"]
+
+
+def search_mem(wc):
+    return search_size(wc)["mem_mb"]
+
+
+def search_runtime(wc):
+    return search_size(wc)["runtime"]
+
+
+def retrain_threads(wc):
+    return retrain_size(wc)["threads"]
+
+
+def retrain_mem(wc):
+    return retrain_size(wc)["mem_mb"]
+
+
+def retrain_runtime(wc):
+    return retrain_size(wc)["runtime"]
+
+
 def seed_pattern(folder):
     """A function giving the job's per-seed path pattern, ``{seed}`` left for ``ktnas search`` to fill."""
 

@@ -1,3 +1,8 @@
+# downloads: login nodes have the internet that compute nodes often lack
+localrules:
+    data,
+
+
 rule data:
     # one download per dataset, before (and outside) the GPU jobs
     output:

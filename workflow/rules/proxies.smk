@@ -1,5 +1,9 @@
 # Zero-cost proxies of every NB201 cell, one job per (dataset, chunk); only when proxies.source=compute.
 # A finished chunk is never recomputed, so a killed pipeline resumes where it stopped.
+localrules:
+    proxies_merge,
+
+
 rule proxies_chunk:
     output:
         "results/proxies/nb201/{dataset}/chunk{chunk}.parquet",

@@ -2,6 +2,14 @@
 ruleorder: diagnostics > table
 
 
+# seconds of work each: never worth a cluster job
+localrules:
+    table,
+    diagnostics,
+    figure,
+    results_page,
+
+
 rule table:
     input:
         unpack(table_inputs),

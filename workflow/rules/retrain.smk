@@ -8,8 +8,11 @@ rule retrain:
         "logs/retrain/{space}/{run}/seed{seed}/{task}.log",
     benchmark:
         "logs/retrain/{space}/{run}/seed{seed}/{task}.tsv"
+    threads: retrain_threads
     resources:
         gpu=gpus,
+        mem_mb=retrain_mem,
+        runtime=retrain_runtime,
     params:
         hp=retrain_params,
         data_root=config["data_root"],

@@ -14,8 +14,11 @@ rule search:
     wildcard_constraints:
         first=r"\d+",
         last=r"\d+",
+    threads: search_threads
     resources:
         gpu=gpus,
+        mem_mb=search_mem,
+        runtime=search_runtime,
     params:
         method=run_method,
         tasks=run_tasks,
