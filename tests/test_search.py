@@ -208,7 +208,7 @@ def test_config_errors_from_driver():
         make_policy("bogus", 3)
 
 
-def test_run_benchmark_search_rejects_bad_input():
+def test_run_search_rejects_bad_input():
     with pytest.raises(ValueError, match="unknown method 'foo'"):
         run_search("nb201", "foo", 0, TASKS)
     with pytest.raises(ValueError, match="seed must be a non-negative"):
