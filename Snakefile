@@ -21,6 +21,12 @@ include: "workflow/rules/common.smk"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+wildcard_constraints:
+    space="|".join(RECIPES),
+    run=r"[^/]+",
+    seed=r"\d+",
+
+
 report: "workflow/report/workflow.rst"
 
 
@@ -42,4 +48,4 @@ rule all:
 rule darts:
     # DARTS space (paper Tables IV-VI): snakemake darts --cores 8 --resources gpu=1
     input:
-        darts_outputs(),
+        own_target_outputs("darts"),

@@ -112,6 +112,18 @@ def convergence_frame(results: Sequence[SearchResult], points: int = GRID_POINTS
     return pd.concat(rows, ignore_index=True)
 
 
+def _fitness_label(task: str) -> str:
+    """Axis label of a task's search fitness, from its TaskSpec (losses are negated, so say so)."""
+    from ktnas.benchmarks import get_task
+
+    try:
+        spec = get_task(task)
+    except ValueError:
+        return "best search fitness so far"
+    sign = "" if int(spec.direction) > 0 else "−"
+    return f"best validation {sign}metric so far ({spec.unit})"
+
+
 def plot_convergence(results: Sequence[SearchResult], path: Path) -> None:
     """Fig. 5: best validation accuracy reached by each number of benchmark evaluations (log scale), mean
     over seeds with a 95% t-interval band, one panel per task."""
@@ -120,7 +132,6 @@ def plot_convergence(results: Sequence[SearchResult], path: Path) -> None:
     plt = _pyplot()
     df = convergence_frame(results)
     tasks = list(dict.fromkeys(df["task"]))
-    accuracy = all(r.space == "nb201" for r in results)
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         sub = df[df["task"] == task]
@@ -140,7 +151,7 @@ def plot_convergence(results: Sequence[SearchResult], path: Path) -> None:
             )
         ax.set_title(task)
         ax.set_xlabel("benchmark evaluations")
-        ax.set_ylabel("best validation accuracy so far (%)" if accuracy else "best search fitness so far")
+        ax.set_ylabel(_fitness_label(task))
         ax.grid(alpha=0.3, which="both")
     axes[0][0].legend(title="mean, 95% t-interval")
     fig.tight_layout()

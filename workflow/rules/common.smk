@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: the validated config, the runs it expands to, and input functions.
+# Helpers shared by the rule files. Contents: the validated config, its runs, and input functions
 import json
 
 from ktnas import __version__
@@ -13,12 +13,6 @@ RUNS = expand_runs(config)
 TABULAR = [s for s, r in RECIPES.items() if r.tabular]
 # bump when a change in ktnas would change results (Snakemake does not notice edits to a package)
 RESULTS_VERSION = __version__
-
-
-wildcard_constraints:
-    space="|".join(RECIPES),
-    run=r"[^/]+",
-    seed=r"\d+",
 
 
 def run_of(wc):
@@ -202,7 +196,7 @@ def default_spaces():
 
 def results_page_inputs(wc):
     """The page's tables (every study of the default spaces) and, for claim (e), the main ktnas and
-    ktnas_random NAS-Bench-201 runs with their benchmark."""
+    ktnas_random runs of the first default space that has both, with their benchmark."""
     tables = [
         f"results/tables/{space}_{s}.csv"
         for space in default_spaces()
@@ -212,23 +206,24 @@ def results_page_inputs(wc):
     transfer, bench = [], []
     if transfer_runs():
         transfer = [manifest(r, *c) for r in transfer_runs() for c in chunks(r)]
-        bench = ["results/benchmarks/nb201.parquet"]
+        bench = [f"results/benchmarks/{transfer_runs()[0].space}.parquet"]
     return {"tables": tables, "transfer": transfer, "benchmark": bench}
 
 
 def transfer_runs():
-    """Claim (e) of the page compares the cells ktnas and ktnas_random transfer on NAS-Bench-201."""
-    main = {r.name: r for r in RUNS.get("nb201", {}).values() if r.study == "main"}
-    if "nb201" not in default_spaces() or not {"ktnas", "ktnas_random"} <= set(main):
-        return []
-    return [main["ktnas"], main["ktnas_random"]]
+    """Claim (e) of the page (paper Fig. 6) compares the cells ktnas and ktnas_random transfer."""
+    for space in default_spaces():
+        main = {r.name: r for r in runs_of(space, "main")}
+        if {"ktnas", "ktnas_random"} <= set(main):
+            return [main["ktnas"], main["ktnas_random"]]
+    return []
 
 
 def transfer_flags(wc, input):
     if not input.transfer:
         return ""
     files = [
-        f"results/search/nb201/{r.name}/seed{s}.json"
+        f"results/search/{r.space}/{r.name}/seed{s}.json"
         for r in transfer_runs()
         for s in r.seeds
     ]
@@ -283,8 +278,9 @@ def reference_flag(wc):
     )
 
 
-def darts_outputs():
-    return [f"results/tables/darts_{s}.csv" for s in studies("darts")]
+def own_target_outputs(target):
+    """The tables of the space built only by its own target (``snakemake darts``)."""
+    return [f"results/tables/{target}_{s}.csv" for s in studies(target)]
 
 
 def embedding_flags(wc):
