@@ -1,4 +1,4 @@
-# Helpers shared by the rule files. Contents: the validated config, its runs, and input functions
+# Helpers shared by every stage file (the validated config, its runs, input functions).
 import json
 
 from ktnas import __version__
