@@ -17,7 +17,7 @@ from ktnas._io import KtnasError, git_sha
 from ktnas.benchmarks import load_benchmark
 from ktnas.evaluator import Evaluator
 from ktnas.search.checkpoint import Checkpointer
-from ktnas.search.multitask import MultiTaskConfig, MultiTaskSearch, make_policy
+from ktnas.search.multitask import MultiTaskConfig, MultiTaskSearch, make_policy, needs_distance
 from ktnas.search.problem import BenchmarkProblem
 from ktnas.search.reproduction import ProxyREA
 from ktnas.search.single import aging_evolution, random_search
@@ -137,7 +137,7 @@ def run_benchmark_search(
     }
     started = time.perf_counter()
     if spec.kind == "multitask":
-        distance = _distance(embedding_path) if spec.policy == "rank" else None
+        distance = _distance(embedding_path, method) if needs_distance(spec.policy) else None
         search = MultiTaskSearch(
             space,
             problems,
@@ -251,11 +251,15 @@ def _gcn_factory() -> Callable[[int], object]:
     return lambda seed: GCNPredictor(seed=seed)
 
 
-def _distance(embedding_path: str | Path | None) -> Callable[[Sequence[str], Sequence[str]], np.ndarray]:
+def _distance(
+    embedding_path: str | Path | None, method: str = "ktnas"
+) -> Callable[[Sequence[str], Sequence[str]], np.ndarray]:
     from ktnas.embedding import EmbeddingTable
 
     if embedding_path is None:
-        raise ValueError("method 'ktnas' needs an embedding table: pass --embedding (built by `ktnas embed`)")
+        raise ValueError(
+            f"method {method!r} needs an embedding table: pass --embedding (built by `ktnas embed`)"
+        )
     table = EmbeddingTable.load(embedding_path)
     return table.distances
 

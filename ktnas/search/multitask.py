@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -24,8 +24,9 @@ from ktnas.search.reproduction import Child
 from ktnas.search.transfer import (
     DistanceFn,
     HistoricalTransferredSet,
+    Selection,
     label_transfers,
-    select_transferred,
+    select_by_score,
     transfer_rank,
 )
 from ktnas.spaces.base import SearchSpace
@@ -59,10 +60,12 @@ class Candidate:
 
 # --- transfer policies ------------------------------------------------------------------------------
 class TransferPolicy:
-    """Chooses TP_{t+1}^i from the other tasks' candidates. Subclasses override :meth:`_select`."""
+    """Chooses TP_{t+1}^i from the other tasks' candidates. Subclasses override :meth:`_select`, and may
+    override :meth:`label` and :meth:`make_hts` (the transfer-study selectors do)."""
 
     name = "none"
     transfers = True
+    needs_distance = False  # built with an architecture distance (an embedding table)
 
     def __init__(self, n_tasks: int) -> None:
         self.n_tasks = n_tasks
@@ -74,9 +77,10 @@ class TransferPolicy:
         hts: HistoricalTransferredSet,
         n: int,
         rng: np.random.Generator,
-    ) -> list[str]:
+    ) -> Selection:
+        """The chosen candidates (indices in transfer order) with the diagnostics of the choice."""
         if not self.transfers or n == 0 or not candidates:
-            return []
+            return Selection()
         return self._select(target, candidates, hts, n, rng)
 
     def _select(
@@ -86,10 +90,29 @@ class TransferPolicy:
         hts: HistoricalTransferredSet,
         n: int,
         rng: np.random.Generator,
-    ) -> list[str]:
+    ) -> Selection:
         raise NotImplementedError
 
-    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
+    def make_hts(self, config: MultiTaskConfig) -> HistoricalTransferredSet:
+        """The historical transferred set of one task (Algorithm 1)."""
+        return HistoricalTransferredSet(config.saved_generations)
+
+    def label(
+        self,
+        transferred: Sequence[str],
+        children: Mapping[str, Sequence[Individual]],
+        parents: Sequence[Individual],
+        survivors: Sequence[Individual],
+        n_elite: int,
+    ) -> list[tuple[str, float]]:
+        """Labels of the last transfers (spec §2.3): ``children`` maps a parent to its new offspring,
+        ``parents`` is P_t, ``survivors`` is P_{t+1} best first, its first ``n_elite`` the elite."""
+        elite = {ind.arch for ind in survivors[:n_elite]}
+        return label_transfers(
+            transferred, {s: [o.arch for o in kids] for s, kids in children.items()}, elite
+        )
+
+    def observe(self, target: int, labels: Sequence[tuple[str, float]], rng: np.random.Generator) -> None:
         """Feedback after labelling (used by the adaptive MTNAS policy)."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -118,14 +141,15 @@ class RandomTransfer(TransferPolicy):
         hts: HistoricalTransferredSet,
         n: int,
         rng: np.random.Generator,
-    ) -> list[str]:
-        return [candidates[i].arch for i in select_transferred(np.zeros(len(candidates)), n, rng)]
+    ) -> Selection:
+        return select_by_score(np.zeros(len(candidates)), n, rng)
 
 
 class RankTransfer(TransferPolicy):
     """KTNAS: transfer rank over the historical transferred set (Algorithms 2–3)."""
 
     name = "rank"
+    needs_distance = True
 
     def __init__(self, n_tasks: int, distance: DistanceFn) -> None:
         super().__init__(n_tasks)
@@ -138,10 +162,9 @@ class RankTransfer(TransferPolicy):
         hts: HistoricalTransferredSet,
         n: int,
         rng: np.random.Generator,
-    ) -> list[str]:
-        archs = [c.arch for c in candidates]
-        phi = transfer_rank(hts.archs, hts.labels, archs, self.distance)
-        return [archs[i] for i in select_transferred(phi, n, rng)]
+    ) -> Selection:
+        phi = transfer_rank(hts.archs, hts.labels, [c.arch for c in candidates], self.distance)
+        return select_by_score(phi, n, rng, phi=phi)
 
 
 class FittestTransfer(TransferPolicy):
@@ -157,9 +180,10 @@ class FittestTransfer(TransferPolicy):
         hts: HistoricalTransferredSet,
         n: int,
         rng: np.random.Generator,
-    ) -> list[str]:
-        order = sorted(candidates, key=lambda c: (c.rank, c.task))
-        return [c.arch for c in order[:n]]
+    ) -> Selection:
+        order = sorted(range(len(candidates)), key=lambda i: (candidates[i].rank, candidates[i].task))
+        scores = tuple(-float(c.rank) for c in candidates)
+        return Selection(tuple(order[:n]), (True,) * len(order[:n]), scores)
 
 
 class AdaptiveTransfer(RandomTransfer):
@@ -181,12 +205,12 @@ class AdaptiveTransfer(RandomTransfer):
         hts: HistoricalTransferredSet,
         n: int,
         rng: np.random.Generator,
-    ) -> list[str]:
+    ) -> Selection:
         if rng.random() >= self.p[target]:
-            return []
+            return Selection()
         return super()._select(target, candidates, hts, n, rng)
 
-    def observe(self, target: int, labels: Sequence[tuple[str, int]], rng: np.random.Generator) -> None:
+    def observe(self, target: int, labels: Sequence[tuple[str, float]], rng: np.random.Generator) -> None:
         if labels:
             delta = self.step if any(lab > 0 for _, lab in labels) else -self.step
             self.p[target] = float(min(1.0, max(self.p_min, self.p[target] + delta)))
@@ -210,11 +234,17 @@ POLICIES: dict[str, type[TransferPolicy]] = {
 def make_policy(name: str, n_tasks: int, distance: DistanceFn | None = None) -> TransferPolicy:
     if name not in POLICIES:
         raise ValueError(f"unknown transfer policy {name!r}; choose one of {', '.join(POLICIES)}")
-    if name == "rank":
+    cls = POLICIES[name]
+    if cls.needs_distance:
         if distance is None:
-            raise ValueError("transfer policy 'rank' needs an architecture distance (an embedding table)")
-        return RankTransfer(n_tasks, distance)
-    return POLICIES[name](n_tasks)
+            raise ValueError(f"transfer policy {name!r} needs an architecture distance (an embedding table)")
+        return cls(n_tasks, distance)  # type: ignore[call-arg]
+    return cls(n_tasks)
+
+
+def needs_distance(policy: str | None) -> bool:
+    """Whether the named transfer policy is built with an architecture distance."""
+    return policy is not None and policy in POLICIES and POLICIES[policy].needs_distance
 
 
 # --- the loop --------------------------------------------------------------------------------------
@@ -251,10 +281,15 @@ class MultiTaskConfig:
 
 
 class _TaskState:
-    def __init__(self, m: int) -> None:
+    def __init__(self, hts: HistoricalTransferredSet) -> None:
         self.population: list[Individual] = []
         self.transferred: list[str] = []
-        self.hts = HistoricalTransferredSet(m)
+        self.hts = hts
+        # diagnostics of the current generation, written to the trace by _record
+        self.selection = Selection()
+        self.source_rank: list[int] = []
+        self.labels: list[float | None] = []
+        self.child_in_elite: list[bool | None] = []
         self.births = 0
         self.frozen = False
         self.trace: list[dict[str, Any]] = []
@@ -300,7 +335,7 @@ class MultiTaskSearch:
         self.policy, self.config, self.rng = policy, config, rng
         self.checkpointer = checkpointer or Checkpointer(None, {})
         self.progress = progress
-        self.tasks = [_TaskState(config.saved_generations) for _ in problems]
+        self.tasks = [_TaskState(policy.make_hts(config)) for _ in problems]
         self.generation = 0
 
     # -- public ---------------------------------------------------------------------------------------
@@ -340,8 +375,9 @@ class MultiTaskSearch:
         for i, task in enumerate(self.tasks):
             if self.policy.transfers:
                 pool = self._candidates(i)
-                picks = select_transferred(np.zeros(len(pool)), self.config.n_transferred, self.rng)
-                task.transferred = [pool[j].arch for j in picks]
+                self._set_transferred(
+                    task, pool, select_by_score(np.zeros(len(pool)), self.config.n_transferred, self.rng)
+                )
         self._end_generation()
         self._record()
 
@@ -366,13 +402,21 @@ class MultiTaskSearch:
                 for c, f in zip(kids, kid_fit, strict=True)
                 if c.arch not in present  # not a new individual (spec §2.3, last bullet)
             ]
+            previous = task.population
             task.population = top_k(task.population + offspring, k)
             elite = {ind.arch for ind in task.population[: self.config.n_elite]}
-            children: dict[str, list[str]] = {}
+            children: dict[str, list[Individual]] = {}
             for o in offspring:
                 for p in o.parents:
-                    children.setdefault(p, []).append(o.arch)
-            labels = label_transfers(task.transferred, children, elite)
+                    children.setdefault(p, []).append(o)
+            labels = self.policy.label(
+                task.transferred, children, previous, task.population, self.config.n_elite
+            )
+            given = dict(labels)
+            task.labels = [given.get(s) for s in task.transferred]
+            task.child_in_elite = [
+                any(o.arch in elite for o in children[s]) if s in children else None for s in task.transferred
+            ]
             task.hts.update(labels, self.generation)
             self.policy.observe(i, labels, self.rng)
             task.frozen = problem.finished()
@@ -380,11 +424,18 @@ class MultiTaskSearch:
     def _phase_b(self) -> None:
         for i, task in enumerate(self.tasks):
             if task.frozen or not self.policy.transfers:
-                task.transferred = []
+                self._set_transferred(task, [], Selection())
                 continue
-            task.transferred = self.policy.select(
-                i, self._candidates(i), task.hts, self.config.n_transferred, self.rng
+            pool = self._candidates(i)
+            self._set_transferred(
+                task, pool, self.policy.select(i, pool, task.hts, self.config.n_transferred, self.rng)
             )
+
+    @staticmethod
+    def _set_transferred(task: _TaskState, pool: Sequence[Candidate], selection: Selection) -> None:
+        task.transferred = [pool[j].arch for j in selection.chosen]
+        task.source_rank = [pool[j].rank for j in selection.chosen]
+        task.selection = selection
 
     def _end_generation(self) -> None:
         """Optional per-problem hook, e.g. DARTS evaluates the task's best on the full validation split
@@ -413,7 +464,16 @@ class MultiTaskSearch:
                 "best_fitness": best.fitness if best else None,
                 "transferred": list(task.transferred),
                 "hts_size": len(task.hts),
+                # transfer diagnostics: labels / child_in_elite refer to the previous entry's transferred
+                # (used this generation); the rest to this entry's (see ktnas.report.transfer_diagnostics)
+                "labels": list(task.labels),
+                "child_in_elite": list(task.child_in_elite),
+                "source_rank": list(task.source_rank),
+                "by_score": list(task.selection.by_score),
+                "scores": None if task.selection.scores is None else list(task.selection.scores),
+                "phi": None if task.selection.phi is None else list(task.selection.phi),
             }
+            task.labels, task.child_in_elite = [], []
             evaluator = getattr(problem, "evaluator", None)
             if evaluator is not None:
                 entry["n_queries"] = evaluator.n_queries

@@ -4,11 +4,12 @@
   generations.
 * :func:`transfer_rank` — Algorithm 2: each HTS member adds its label to its nearest candidate.
 * :func:`select_transferred` — Algorithm 3: the best-ranked groups, random fill from the boundary group.
+* :class:`Selection` — what a transfer policy chose and why, recorded in the search trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ DistanceFn = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 @dataclass(frozen=True)
 class TransferRecord:
     arch: str
-    label: int  # +1 positive, -1 negative transfer
+    label: float  # +1 positive, -1 negative transfer (graded selectors store values in [-1, 1])
     generation: int
 
 
@@ -38,7 +39,7 @@ class HistoricalTransferredSet:
         self.m = m
         self.records: list[TransferRecord] = []
 
-    def update(self, labels: Sequence[tuple[str, int]], generation: int) -> None:
+    def update(self, labels: Sequence[tuple[str, float]], generation: int) -> None:
         """Append this generation's labelled transfers, then drop negatives older than m generations."""
         for arch, label in labels:
             if label not in (1, -1):
@@ -83,6 +84,32 @@ def transfer_rank(
     return np.bincount(nearest, weights=np.asarray(hts_labels, dtype=np.float64), minlength=len(candidates))
 
 
+@dataclass(frozen=True)
+class Selection:
+    """A transfer policy's choice: candidate indices in transfer order, and per chosen index whether
+    the score decided it (False: drawn by Algorithm 3's random fill). ``scores`` is what the policy
+    sorted on and ``phi`` its transfer rank, one value per candidate, where the policy has them."""
+
+    chosen: tuple[int, ...] = ()
+    by_score: tuple[bool, ...] = ()
+    scores: tuple[float, ...] | None = None
+    phi: tuple[float, ...] | None = None
+
+
+def select_by_score(
+    scores: np.ndarray, n: int, rng: np.random.Generator, phi: np.ndarray | None = None
+) -> Selection:
+    """Algorithm 3 on ``scores``, with the diagnostics of :class:`Selection`."""
+    scores = np.asarray(scores, dtype=np.float64)
+    chosen, by_score = _select_groups(scores, n, rng)
+    return Selection(
+        tuple(chosen),
+        tuple(by_score),
+        tuple(scores.tolist()),
+        None if phi is None else tuple(np.asarray(phi, dtype=np.float64).tolist()),
+    )
+
+
 def select_transferred(phi: np.ndarray, n: int, rng: np.random.Generator) -> list[int]:
     """Algorithm 3: indices of the ``n`` candidates to transfer.
 
@@ -90,10 +117,16 @@ def select_transferred(phi: np.ndarray, n: int, rng: np.random.Generator) -> lis
     uniformly without replacement from the next group. If there are fewer than ``n`` candidates, all
     are taken. Returned in candidate order.
     """
+    return _select_groups(phi, n, rng)[0]
+
+
+def _select_groups(phi: np.ndarray, n: int, rng: np.random.Generator) -> tuple[list[int], list[bool]]:
+    """Algorithm 3: (chosen indices in candidate order, whether each was taken as a whole group)."""
     phi = np.asarray(phi, dtype=np.float64)
     if n >= len(phi):
-        return list(range(len(phi)))
+        return list(range(len(phi))), [True] * len(phi)
     chosen: list[int] = []
+    filled: set[int] = set()
     for value in np.unique(phi)[::-1]:  # descending φ
         group = np.flatnonzero(phi == value)
         if len(chosen) + len(group) <= n:
@@ -101,18 +134,20 @@ def select_transferred(phi: np.ndarray, n: int, rng: np.random.Generator) -> lis
             if len(chosen) == n:
                 break
         else:
-            fill = rng.choice(group, size=n - len(chosen), replace=False)
-            chosen.extend(int(i) for i in fill)
+            fill = [int(i) for i in rng.choice(group, size=n - len(chosen), replace=False)]
+            chosen.extend(fill)
+            filled.update(fill)
             break
-    return sorted(chosen)
+    order = sorted(chosen)
+    return order, [i not in filled for i in order]
 
 
 def label_transfers(
-    transferred: Sequence[str], children: dict[str, list[str]], elite: set[str]
-) -> list[tuple[str, int]]:
+    transferred: Sequence[str], children: Mapping[str, Sequence[str]], elite: set[str]
+) -> list[tuple[str, float]]:
     """Positive/negative transfer (spec §2.3): +1 if any child of s is in the elite E, −1 if none is;
     members with no children get no label."""
-    labels: list[tuple[str, int]] = []
+    labels: list[tuple[str, float]] = []
     for s in transferred:
         kids = children.get(s, [])
         if kids:
