@@ -20,6 +20,7 @@ from ktnas.search.checkpoint import Checkpointer
 from ktnas.search.multitask import MultiTaskConfig, MultiTaskSearch, make_policy, needs_distance
 from ktnas.search.problem import BenchmarkProblem
 from ktnas.search.reproduction import ProxyREA
+from ktnas.search.selectors import SELECTORS as _STUDY_POLICIES  # noqa: F401  (registers them)
 from ktnas.search.single import aging_evolution, random_search
 from ktnas.spaces import get_space
 from ktnas.spaces.base import SearchSpace
@@ -50,6 +51,13 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec("mtnas", "multitask", "adaptive", description="adaptive transfer frequency (MTNAS)"),
         MethodSpec("ktnas_random", "multitask", "random", description="KTNAS without transfer rank"),
         MethodSpec("ktnas", "multitask", "rank", description="KTNAS: transfer rank"),
+        # transfer study (docs/transfer-study.md): selectors of ktnas.search.selectors
+        MethodSpec("ktnas_centred", "multitask", "centred", description="source prior + centred evidence"),
+        MethodSpec("ktnas_prior", "multitask", "prior", description="transfer rank + source-rank prior"),
+        MethodSpec("ktnas_graded", "multitask", "graded", description="transfer rank over graded labels"),
+        MethodSpec("ktnas_parent", "multitask", "parent", description="labels against the child's parent"),
+        MethodSpec("ktnas_knn", "multitask", "knn", description="MMOTK kNN classifier splits φ ties"),
+        MethodSpec("ktnas_k3", "multitask", "k3", description="3 nearest candidates, distance-weighted"),
     )
 }
 
