@@ -42,6 +42,12 @@ def test_transfers_frame_pairs_each_transfer_with_its_outcome():
     assert tf["target_rank"].iloc[1] == 1.0  # the optimum of the target task
 
 
+def test_transfers_unused_by_a_stopped_task_have_no_outcome():
+    res = _result()
+    res["tasks"][0]["trace"][1]["labels"] = res["tasks"][0]["trace"][1]["child_in_elite"] = []
+    assert transfers_frame([res], target_rank=False)["label"].isna().iloc[0]
+
+
 def test_diagnostics_table_counts():
     row = diagnostics_table([_result()]).iloc[0]
     assert row["transfers"] == 3 and row["labels"] == 2

@@ -54,9 +54,13 @@ def transfers_frame(results: Sequence[dict[str, Any]], target_rank: bool = True)
             for k, entry in enumerate(trace):
                 if "source_rank" not in entry:
                     continue  # a result from before the diagnostics were recorded
-                nxt = trace[k + 1] if k + 1 < len(trace) else None
-                labels = nxt["labels"] if nxt else [None] * len(entry["transferred"])
-                elite = nxt["child_in_elite"] if nxt else [None] * len(entry["transferred"])
+                n = len(entry["transferred"])
+                nxt = trace[k + 1] if k + 1 < len(trace) else {"labels": [], "child_in_elite": []}
+                # no outcome when the run ended, or the task stopped before using these transfers (a task
+                # can find its optimum in its initial population and still get an initial TP)
+                used = len(nxt["labels"]) == n
+                labels = nxt["labels"] if used else [None] * n
+                elite = nxt["child_in_elite"] if used else [None] * n
                 for j, arch in enumerate(entry["transferred"]):
                     rows.append(
                         {
@@ -143,13 +147,17 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_diagnostics(results: Sequence[dict[str, Any]], path: str | Path, max_generation: int = 40) -> None:
+def plot_diagnostics(results: Sequence[dict[str, Any]], path: str | Path, min_runs: int = 10) -> None:
     """Three panels: positive-label rate per generation, φ distribution, mean source rank per generation
-    (means over seeds and tasks; generations with few runs left are noisy, so the x axis stops at
-    ``max_generation``)."""
+    (means over seeds and tasks; a method's curve stops where fewer than ``min_runs`` (seed, task) runs
+    still transfer, since searches stop at the optimum and the last few generations are noise)."""
     plt = _pyplot()
     tf = transfers_frame(results, target_rank=False)
-    tf = tf[(tf["generation"] >= 1) & (tf["generation"] <= max_generation)]
+    tf = tf[tf["generation"] >= 1]
+    live = (
+        tf.drop_duplicates(["method", "generation", "seed", "task"]).groupby(["method", "generation"]).size()
+    )
+    tf = tf[[live.get((m, g), 0) >= min_runs for m, g in zip(tf["method"], tf["generation"], strict=True)]]
     phis = phi_values(results)
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     palette = plt.get_cmap("tab10")
@@ -178,8 +186,9 @@ def plot_diagnostics(results: Sequence[dict[str, Any]], path: str | Path, max_ge
     axes[2].set(xlabel="generation", ylabel="mean source rank (0 = best)", title="transferred cells")
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
-    axes[2].legend(fontsize=7)
+    for ax in axes[1:]:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
