@@ -1,0 +1,38 @@
+"""One-hot gene encoding shared by the predictor-guided baselines (WeakNAS, LaNAS).
+
+Both papers feed their predictor a flat op encoding of the cell (WeakNAS: one-hot of the NAS-Bench-201
+op per edge; LaNAS: the NAS-Bench-101 adjacency-plus-ops vector). For the fixed-length cell spaces of this
+project that is the one-hot of each integer gene, concatenated over the genes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ktnas.spaces.base import SearchSpace
+
+
+def one_hot_genes(space: SearchSpace, archs: Sequence[str]) -> np.ndarray:
+    """``(len(archs), sum_k n_k)`` float matrix: gene k one-hot over the values 0..n_k-1 seen in ``archs``.
+
+    The widths come from ``archs`` themselves, so encode the whole finite space in one call (a subset
+    could miss an op and give a narrower matrix).
+    """
+    if len(archs) == 0:
+        raise ValueError(f"{space.name}: one_hot_genes needs at least one architecture, got none")
+    genes = np.array([space.genes(a) for a in archs], dtype=np.int64)
+    if genes.ndim != 2:
+        raise ValueError(
+            f"{space.name}: one_hot_genes needs fixed-length gene vectors; pass a cell space such as nb201"
+        )
+    widths = genes.max(axis=0) + 1
+    offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
+    out = np.zeros((len(archs), int(widths.sum())), dtype=np.float64)
+    rows = np.repeat(np.arange(len(archs)), genes.shape[1])
+    out[rows, (genes + offsets).ravel()] = 1.0
+    return out
+
+
+__all__ = ["one_hot_genes"]
