@@ -136,14 +136,15 @@ def weaknas_steps(
     x = one_hot_genes(space, archs)
     index = {a: i for i, a in enumerate(archs)}
     queried = np.zeros(len(archs), dtype=bool)
+    fitness = np.full(len(archs), np.nan)
     for a in problem.evaluator.queried:  # cells queried before this call cost nothing again
         if a in index:
-            queried[index[a]] = True
+            queried[index[a]], fitness[index[a]] = True, problem.evaluator.query(a)
 
     pool = np.flatnonzero(~queried)
     size = len(archs)
     start = rng.choice(pool, size=min(n_init, pool.size), replace=False)
-    yield WeakNASStep(0, tuple(archs[i] for i in pool), _query(problem, archs, start, queried, rng))
+    yield WeakNASStep(0, tuple(archs[i] for i in pool), _query(problem, archs, start, queried, fitness, rng))
 
     iteration = 0
     while not problem.finished():
@@ -152,14 +153,12 @@ def weaknas_steps(
             break
         iteration += 1
         size = max(top_n, int(size * shrink))
-        train = np.flatnonzero(queried)
-        y = np.array([problem.evaluator.query(archs[i]) for i in train])  # cached: free
-        finite = np.isfinite(y)
-        model = _MLP(hidden, epochs, lr, weight_decay).fit(x[train[finite]], y[finite], rng)
+        train = np.flatnonzero(queried & np.isfinite(fitness))  # -inf (over budget) never trains
+        model = _MLP(hidden, epochs, lr, weight_decay).fit(x[train], fitness[train], rng)
         pred = model.predict(x[pool])
         sample_space = pool[np.argsort(-pred, kind="stable")[:size]]
         picks = rng.choice(sample_space, size=min(n_per_iter, sample_space.size), replace=False)
-        done = _query(problem, archs, picks, queried, rng)
+        done = _query(problem, archs, picks, queried, fitness, rng)
         yield WeakNASStep(iteration, tuple(archs[i] for i in sample_space), done)
 
 
@@ -206,6 +205,7 @@ def _query(
     archs: Sequence[str],
     picks: np.ndarray,
     queried: np.ndarray,
+    fitness: np.ndarray,
     rng: np.random.Generator,
 ) -> tuple[str, ...]:
     """Query ``picks`` one by one, stopping the moment the problem is finished."""
@@ -213,8 +213,8 @@ def _query(
     for i in picks:
         if problem.finished():
             break
-        problem.evaluate_initial([archs[int(i)]], rng)
-        queried[int(i)] = True
+        (fitness[i],) = problem.evaluate_initial([archs[int(i)]], rng)
+        queried[i] = True
         done.append(archs[int(i)])
     return tuple(done)
 
