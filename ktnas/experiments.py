@@ -246,9 +246,11 @@ def _history(problem: Any) -> tuple[list[str], list[float]]:
 
 
 def _gcn_factory() -> Callable[[int], object]:
-    from ktnas.predictors.gcn import GCNPredictor
+    from ktnas.predictors.gcn import CellGraphs, GCNPredictor
+    from ktnas.spaces.trans101 import Trans101Space
 
-    return lambda seed: GCNPredictor(seed=seed)
+    graphs = CellGraphs(Trans101Space())  # one encoding per cell for the whole search
+    return lambda seed: GCNPredictor(seed=seed, graphs=graphs)
 
 
 def _distance(embedding_path: str | Path | None) -> Callable[[Sequence[str], Sequence[str]], np.ndarray]:

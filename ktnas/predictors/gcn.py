@@ -4,6 +4,10 @@ Input: the op-as-vertex graph of a cell (``CellSpace.adjacency_ops``: adjacency 
 Three graph-convolution layers (hidden 64) propagate along the edges and against them (averaged, as in
 Wen et al.), then mean pooling over vertices and a two-layer MLP give one score. Training: MSE on
 standardised targets, Adam lr 1e-3, 200 full-batch epochs, retrained from scratch at every :meth:`fit`.
+
+Speed without changing a float: :class:`CellGraphs` encodes and normalises each cell once and can be
+shared by all the predictors of a search, and the Adam update calls the same ``torch._foreach_*`` kernels
+as ``torch.optim.Adam(foreach=True)`` in the same order, without the optimizer's bookkeeping.
 """
 
 from __future__ import annotations
@@ -36,6 +40,58 @@ def _normalise(adj: torch.Tensor) -> torch.Tensor:
     return a / a.sum(dim=-1, keepdim=True)
 
 
+class CellGraphs:
+    """Memoised predictor inputs of a :class:`CellSpace`'s cells: per cell, 0.5 * [forward | backward]
+    normalised adjacency (V, 2V) and one-hot ops (V, F), float32.
+
+    One instance can serve every predictor of a search, so each cell is parsed and normalised once.
+    Normalising one cell or a batch gives the same floats (sums of 0/1 entries are exact).
+    """
+
+    def __init__(self, space: CellSpace) -> None:
+        self.space = space
+        self._cells: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _cell(self, arch: str) -> tuple[torch.Tensor, torch.Tensor]:
+        cell = self._cells.get(arch)
+        if cell is None:
+            a, f = self.space.adjacency_ops(self.space.canonical(arch))
+            adj = torch.from_numpy(a[None]).float()
+            both = 0.5 * torch.cat([_normalise(adj), _normalise(adj.transpose(1, 2))], dim=2)
+            cell = self._cells[arch] = (both[0], torch.from_numpy(f).float())
+        return cell
+
+    def batch(self, archs: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, V, 2V) propagation matrices and (B, V, F) vertex features of ``archs``."""
+        cells = [self._cell(a) for a in archs]
+        return torch.stack([c[0] for c in cells]), torch.stack([c[1] for c in cells])
+
+
+def _adam_step(
+    params: Sequence[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    step: int,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> None:
+    """One step of ``torch.optim.Adam(foreach=True)`` with its defaults (no weight decay, no amsgrad):
+    the same foreach kernels with the same scalars, in the same order (Kingma & Ba 2015, Algorithm 1)."""
+    beta1, beta2 = betas
+    torch._foreach_lerp_(exp_avgs, list(grads), 1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, list(grads), list(grads), 1 - beta2)
+    n = len(exp_avgs)
+    step_size = [(lr / (1 - beta1 ** float(step))) * -1] * n
+    bias_correction2_sqrt = [(1 - beta2 ** float(step)) ** 0.5] * n
+    denom = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denom, bias_correction2_sqrt)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_addcdiv_(list(params), exp_avgs, denom, step_size)
+
+
 class GCNPredictor:
     """Per-task GCN predictor: ``fit(archs, y)`` then ``predict(archs)`` (spec §6.2, decision 3).
 
@@ -53,6 +109,7 @@ class GCNPredictor:
         layers: int = 3,
         epochs: int = 200,
         lr: float = 1e-3,
+        graphs: CellGraphs | None = None,
     ) -> None:
         if not isinstance(seed, int | torch.Generator | np.random.Generator):
             raise ValueError(f"seed must be an int, torch.Generator or numpy Generator, got {seed!r}")
@@ -60,26 +117,18 @@ class GCNPredictor:
             raise ValueError(
                 f"GCNPredictor: hidden={hidden}, layers={layers}, epochs={epochs} must be >= 1 and lr={lr} > 0"
             )
+        if graphs is not None and space is not None and graphs.space is not space:
+            raise ValueError("GCNPredictor: pass space= or graphs= (whose .space is used), not two spaces")
         self.seed = seed
-        self.space: CellSpace = space if space is not None else Trans101Space()
+        self.space: CellSpace = (
+            graphs.space if graphs is not None else space if space is not None else Trans101Space()
+        )
         self.hidden, self.layers, self.epochs, self.lr = hidden, layers, epochs, lr
-        self._features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._graphs = graphs if graphs is not None else CellGraphs(self.space)
         self._params: list[torch.Tensor] | None = None
         self._y_mean, self._y_std = 0.0, 1.0
 
     # -- inputs ----------------------------------------------------------------------------------
-    def _encode(self, archs: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        adjs, feats = [], []
-        for arch in archs:
-            if arch not in self._features:
-                self._features[arch] = self.space.adjacency_ops(self.space.canonical(arch))
-            a, f = self._features[arch]
-            adjs.append(a)
-            feats.append(f)
-        adj = torch.from_numpy(np.stack(adjs)).float()
-        both = 0.5 * torch.cat([_normalise(adj), _normalise(adj.transpose(1, 2))], dim=2)
-        return both, torch.from_numpy(np.stack(feats)).float()
-
     def _generator(self) -> torch.Generator:
         if isinstance(self.seed, torch.Generator):
             return self.seed
@@ -128,15 +177,16 @@ class GCNPredictor:
         self._y_mean = float(target.mean())
         self._y_std = float(target.std()) or 1.0
         with _single_thread():
-            adj, x = self._encode(archs)
+            adj, x = self._graphs.batch(archs)
             t = torch.from_numpy((target - self._y_mean) / self._y_std).float()
             params = self._init_params(x.shape[-1], self._generator())
-            opt = torch.optim.Adam(params, lr=self.lr, foreach=True)
-            for _ in range(self.epochs):
-                opt.zero_grad()
+            exp_avgs = [torch.zeros_like(p) for p in params]
+            exp_avg_sqs = [torch.zeros_like(p) for p in params]
+            for step in range(1, self.epochs + 1):
                 loss = torch.mean((self._forward(params, adj, x) - t) ** 2)
-                loss.backward()
-                opt.step()
+                grads = torch.autograd.grad(loss, params)
+                with torch.no_grad():
+                    _adam_step(params, grads, exp_avgs, exp_avg_sqs, step, self.lr)
         self._params = [p.detach() for p in params]
         return self
 
@@ -147,6 +197,6 @@ class GCNPredictor:
         if len(archs) == 0:
             return np.zeros(0)
         with _single_thread(), torch.no_grad():
-            adj, x = self._encode(archs)
+            adj, x = self._graphs.batch(archs)
             out = self._forward(self._params, adj, x).double().numpy()
         return out * self._y_std + self._y_mean

@@ -41,6 +41,8 @@ class RestrictedSpace(SearchSpace):
         self._genes = np.array([base.genes(a) for a in archs], dtype=np.int64)
         if self._genes.ndim != 2:
             raise ValueError(f"{base.name}: RestrictedSpace needs fixed-length gene vectors")
+        # arch -> indices mutate draws from; a search mutates the same few hundred cells again and again
+        self._mutation_targets: dict[str, np.ndarray] = {}
 
     # -- identity: delegated -----------------------------------------------------------------------
     def _parse(self, arch: str) -> tuple[int, ...]:
@@ -61,14 +63,22 @@ class RestrictedSpace(SearchSpace):
 
     def mutate(self, arch: str, rng: np.random.Generator) -> str:
         """A uniformly random allowed 1-edit neighbour (fallback: a nearest allowed cell ≠ ``arch``)."""
+        candidates = self._mutation_targets.get(arch)
+        if candidates is None:
+            candidates = self._mutation_targets[arch] = self._targets(arch)
+        if candidates.size == 0:  # the allowed set is this one cell
+            return self._allowed[0]
+        # the draw rng.choice(candidates) makes (numpy: choice = integers(0, n, dtype=int64)), cheaper
+        return self._allowed[int(candidates[rng.integers(0, candidates.size, dtype=np.int64)])]
+
+    def _targets(self, arch: str) -> np.ndarray:
+        """Indices of the allowed 1-edit neighbours of ``arch``, else of its nearest other allowed cells."""
         dist = self._distances(arch)
         candidates = np.flatnonzero(dist == 1)
         if candidates.size == 0:
             others = dist[dist > 0]
-            if others.size == 0:  # the allowed set is this one cell
-                return self._allowed[0]
-            candidates = np.flatnonzero(dist == others.min())
-        return self._allowed[int(rng.choice(candidates))]
+            candidates = np.flatnonzero(dist == others.min()) if others.size else candidates
+        return candidates
 
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> tuple[str, str]:
         """The base crossover, each child repaired into the allowed set."""
