@@ -44,27 +44,40 @@ class CellGraphs:
     """Memoised predictor inputs of a :class:`CellSpace`'s cells: per cell, 0.5 * [forward | backward]
     normalised adjacency (V, 2V) and one-hot ops (V, F), float32.
 
-    One instance can serve every predictor of a search, so each cell is parsed and normalised once.
-    Normalising one cell or a batch gives the same floats (sums of 0/1 entries are exact).
+    One instance can serve every predictor of a search, so each cell is parsed and normalised once (and
+    each distinct adjacency matrix normalised once: in NB201 and Trans101 all cells share one). The most
+    recent batch is kept too, so predicting the same list of cells again (the whole space, every round
+    of a search) costs no encoding. Normalising one cell or a batch gives the same floats (sums of 0/1
+    entries are exact).
     """
 
     def __init__(self, space: CellSpace) -> None:
         self.space = space
         self._cells: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._propagation: dict[bytes, torch.Tensor] = {}
+        self._last: tuple[list[str], tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def _cell(self, arch: str) -> tuple[torch.Tensor, torch.Tensor]:
         cell = self._cells.get(arch)
         if cell is None:
             a, f = self.space.adjacency_ops(self.space.canonical(arch))
-            adj = torch.from_numpy(a[None]).float()
-            both = 0.5 * torch.cat([_normalise(adj), _normalise(adj.transpose(1, 2))], dim=2)
-            cell = self._cells[arch] = (both[0], torch.from_numpy(f).float())
+            key = a.tobytes()
+            both = self._propagation.get(key)
+            if both is None:
+                adj = torch.from_numpy(a[None]).float()
+                both = 0.5 * torch.cat([_normalise(adj), _normalise(adj.transpose(1, 2))], dim=2)[0]
+                self._propagation[key] = both
+            cell = self._cells[arch] = (both, torch.from_numpy(f).float())
         return cell
 
     def batch(self, archs: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, V, 2V) propagation matrices and (B, V, F) vertex features of ``archs``."""
+        """(B, V, 2V) propagation matrices and (B, V, F) vertex features of ``archs`` (do not modify)."""
+        if self._last is not None and self._last[0] == archs:
+            return self._last[1]
         cells = [self._cell(a) for a in archs]
-        return torch.stack([c[0] for c in cells]), torch.stack([c[1] for c in cells])
+        out = torch.stack([c[0] for c in cells]), torch.stack([c[1] for c in cells])
+        self._last = (list(archs), out)
+        return out
 
 
 def _adam_step(
