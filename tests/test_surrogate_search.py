@@ -18,6 +18,7 @@ from ktnas.search.nsganetv2 import (
     GaussianProcess,
     Ridge,
     adaptive_switching,
+    kendall_tau,
     nsganetv2,
     one_hot,
 )
@@ -203,6 +204,26 @@ def test_adaptive_switching_picks_the_surrogate_that_ranks_best() -> None:
     assert isinstance(model, Ridge)
     model = adaptive_switching(x, y, [Ridge, Noise], 10, np.random.default_rng(1))
     assert isinstance(model, Ridge)
+
+
+def test_adaptive_switching_on_a_small_archive() -> None:
+    """25 cells in 10 folds (TransNAS-Bench-101's archive): folds of 2 and 3 points still score."""
+    rng = np.random.default_rng(0)
+    x = np.eye(4)[rng.integers(4, size=(25, 6))].reshape(25, 24)
+    y = x @ rng.normal(size=24)
+    model = adaptive_switching(x, y, [CubicRBF, GaussianProcess, Ridge], 10, np.random.default_rng(1))
+    assert type(model) in (CubicRBF, GaussianProcess, Ridge)
+
+
+def test_kendall_tau_matches_scipy() -> None:
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 7, 40):
+        a, b = rng.integers(5, size=n).astype(float), rng.normal(size=n)  # ties in a
+        ref = kendalltau(a, b).statistic
+        assert kendall_tau(a, b) == pytest.approx(ref) or (np.isnan(ref) and np.isnan(kendall_tau(a, b)))
+    assert np.isnan(kendall_tau(np.ones(4), np.arange(4.0)))
 
 
 @pytest.mark.parametrize("make", [CubicRBF, GaussianProcess, Ridge])

@@ -25,7 +25,6 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.linalg
 from scipy.spatial.distance import cdist
-from scipy.stats import kendalltau
 from threadpoolctl import threadpool_limits
 
 from ktnas.search.archive import Archive, enumerate_space, initial_size
@@ -256,14 +255,21 @@ def adaptive_switching(
                 pred = make().fit(x[trainable], y[trainable]).predict(x[test])
             except (np.linalg.LinAlgError, ValueError):
                 continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # constant inputs: tau is NaN, which is what we want
-                tau[i, j] = kendalltau(pred, y[test], method="asymptotic").statistic
+            tau[i, j] = kendall_tau(np.asarray(pred, dtype=np.float64), y[test])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
         merit = np.nanmean(tau, axis=0) - np.nanstd(tau, axis=0)
     winner = int(np.nanargmax(merit)) if np.isfinite(merit).any() else 0
     return pool[winner]().fit(x, y)
+
+
+def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-b of two score vectors (``scipy.stats.kendalltau``'s statistic, without its p-value,
+    which fails on 2 points); NaN when either vector is constant."""
+    i, j = np.triu_indices(len(a), k=1)
+    sa, sb = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    denom = np.sqrt(float(np.count_nonzero(sa)) * float(np.count_nonzero(sb)))
+    return float(np.sum(sa * sb) / denom) if denom > 0 else float("nan")
 
 
 def inner_search(
@@ -325,5 +331,6 @@ __all__ = [
     "Surrogate",
     "adaptive_switching",
     "inner_search",
+    "kendall_tau",
     "nsganetv2",
 ]
