@@ -8,7 +8,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# `--configfile FILE` replaces config/config.yaml (it is not merged into it), here and inside cluster jobs,
+# which get the same --configfiles but not --replace-workflow-config; `--config KEY=VALUE` still applies.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
