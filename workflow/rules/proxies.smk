@@ -3,6 +3,10 @@
 PROXY_CHUNKS = range(config["proxies"]["chunks"])
 
 
+localrules:
+    proxies_merge,
+
+
 rule proxies_chunk:
     output:
         "results/proxies/nb201/{dataset}/chunk{chunk}.parquet",

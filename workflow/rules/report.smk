@@ -1,3 +1,11 @@
+localrules:
+    table_nb201,
+    table_nb201_sensitivity,
+    table_nb201_ablation,
+    figure_nb201_convergence,
+    figure_nb201_transfer_rank,
+
+
 rule table_nb201:
     input:
         run_files("main"),

@@ -1,3 +1,8 @@
+localrules:
+    table_trans101,
+    figure_trans101_kendall,
+
+
 rule benchmark_trans101:
     output:
         "results/benchmarks/trans101.parquet",
