@@ -1,7 +1,13 @@
 import json
 
 from ktnas import __version__
-from ktnas.config import nb201_runs, validate_config
+from ktnas.config import (
+    darts_retrain_params,
+    darts_search_params,
+    nb201_runs,
+    validate_config,
+)
+from ktnas.darts import retrain_config, search_params
 
 # one clear message naming the bad key and the allowed values, before any job starts
 config.update(validate_config(config))
@@ -60,3 +66,34 @@ def all_outputs():
             "results/figures/trans101_kendall.png",
         ]
     return out
+
+
+# DARTS job sizes (threads, mem_mb, runtime of darts_search / darts_retrain) follow the configured
+# networks: the paper's settings (search C=20, batch 128, K=20, T=200; retraining C>=20, 11 cells, batch 64,
+# 600 epochs) get the full request below, smaller configurations (config/test.yaml) a proportionally
+# smaller one, down to 1 CPU, 2 GB, 30 min. `threads` is also the CPU count the SLURM plugin asks for.
+# A site can still override any of these with `set-resources`.
+def _job_size(scale, work, cpus, mem_mb, runtime):
+    return {
+        "threads": max(1, min(cpus, round(cpus * scale))),
+        "mem_mb": max(2000, min(mem_mb, round(mem_mb * scale))),
+        "runtime": max(30, min(runtime, round(runtime * scale * work))),  # minutes
+    }
+
+
+def darts_search_size(wildcards):
+    hp = search_params(
+        wildcards.darts_group, darts_search_params(config, wildcards.darts_group)
+    )
+    scale = hp.channels * hp.batch_size / (20 * 128)
+    work = hp.population_size * hp.generations / (20 * 200)
+    return _job_size(scale, work, cpus=8, mem_mb=32000, runtime=1440)
+
+
+def darts_retrain_size(wildcards):
+    hp = retrain_config(
+        wildcards.task,
+        darts_retrain_params(config, wildcards.darts_group, wildcards.task),
+    )
+    scale = hp.channels * hp.layers * hp.batch_size / (20 * 11 * 64)
+    return _job_size(scale, hp.epochs / 600, cpus=8, mem_mb=16000, runtime=2880)

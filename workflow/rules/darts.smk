@@ -4,7 +4,7 @@
 # Checkpoints (results/checkpoints/darts/...) are not outputs, so a killed or failed job keeps them and
 # resumes from its last generation / epoch when rerun.
 from ktnas.config import darts_embedding, darts_retrain_params, darts_search_params
-from ktnas.darts import DARTS_METHODS, GROUPS, retrain_config, search_params
+from ktnas.darts import DARTS_METHODS, GROUPS
 
 DARTS = config["darts"]
 DARTS_GROUPS = {g: GROUPS[g].tasks for g in DARTS["groups"]}
@@ -15,36 +15,6 @@ DARTS_TASKS = "|".join(t for g in GROUPS.values() for t in g.tasks)
 localrules:
     darts_data,  # downloads: login nodes have the internet that compute nodes often lack
     darts_table,
-
-
-# Job sizes follow the configured networks: the paper's settings (search C=20, batch 128, K=20, T=200;
-# retraining C>=20, 11 cells, batch 64, 600 epochs) get the full request below, smaller configurations
-# (config/test.yaml) a proportionally smaller one, down to 1 CPU, 2 GB, 30 min. `threads` is also the CPU
-# count the SLURM plugin asks for. A site can still override any of these with `set-resources`.
-def _job_size(scale, work, cpus, mem_mb, runtime):
-    return {
-        "threads": max(1, min(cpus, round(cpus * scale))),
-        "mem_mb": max(2000, min(mem_mb, round(mem_mb * scale))),
-        "runtime": max(30, min(runtime, round(runtime * scale * work))),  # minutes
-    }
-
-
-def darts_search_size(wildcards):
-    hp = search_params(
-        wildcards.darts_group, darts_search_params(config, wildcards.darts_group)
-    )
-    scale = hp.channels * hp.batch_size / (20 * 128)
-    work = hp.population_size * hp.generations / (20 * 200)
-    return _job_size(scale, work, cpus=8, mem_mb=32000, runtime=1440)
-
-
-def darts_retrain_size(wildcards):
-    hp = retrain_config(
-        wildcards.task,
-        darts_retrain_params(config, wildcards.darts_group, wildcards.task),
-    )
-    scale = hp.channels * hp.layers * hp.batch_size / (20 * 11 * 64)
-    return _job_size(scale, hp.epochs / 600, cpus=8, mem_mb=16000, runtime=2880)
 
 
 wildcard_constraints:
