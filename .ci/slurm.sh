@@ -172,7 +172,10 @@ t=$(date +%s)
 run darts 900 "${slurm_smk[@]}" -d "$slurm_dir" darts
 n_b=$(submitted darts)
 test -s "$slurm_dir/results/tables/darts_synthetic.csv" || fail "b. no DARTS table"
-gpu_jobs=$(squeue -h --states=all -O "JobID:8,tres-per-job:14,State:12" | grep -c "gres:gpu:1.*COMPLETED" || true)
+squeue -h --states=all -O "JobID:6,tres-per-job:12,NumCPUs:5,MinMemory:8,TimeLimit:12,State:10" \
+  | grep "gres:gpu" > "$tmp/gpu-jobs.txt" || true
+sed 's/^/    /' "$tmp/gpu-jobs.txt" # job, GPUs, CPUs, memory, time limit, state
+gpu_jobs=$(grep -c "gres:gpu:1 .*COMPLETED" "$tmp/gpu-jobs.txt" || true)
 say "b. SLURM darts run took $(($(date +%s) - t)) s, $n_b jobs submitted, $gpu_jobs of them completed with --gpus=1"
 [[ $gpu_jobs -ge 6 ]] || fail "b. expected 6 GPU jobs (2 searches, 4 retrainings), saw $gpu_jobs"
 
