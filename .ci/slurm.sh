@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The pipeline on a real one-node SLURM cluster (no accounting, one fake GPU), built in a temp folder:
+# The pipeline on a real one-node SLURM cluster (no accounting, two fake GPUs), built in a temp folder:
 #   a. config/test.yaml locally and through profiles/slurm: every results/tables/ file byte-identical;
 #   b. the `darts` target on synthetic data through profiles/slurm (GPU jobs: --gpus=1);
 #   c. a long search job cancelled with scancel mid-run, then rerun: it resumes from its checkpoint and
