@@ -184,6 +184,8 @@ target=results/search/nb201/ktnas/seeds0-0.done # the job's manifest; its result
 result=results/search/nb201/ktnas/seed0.json
 ckpt=$slurm_dir/results/checkpoints/nb201/ktnas/seed0.json
 resume=(--configfile "$repo/.ci/resume.yaml")
+# the test-config runs left a seed0.json (other parameters) in both folders; this run writes its own
+rm -f "$local_dir/$result" "$slurm_dir/$result"
 t=$(date +%s)
 run resume-local 600 "${local_smk[@]}" "$target" -d "$local_dir" "${resume[@]}"
 say "c. uninterrupted local run of the long search took $(($(date +%s) - t)) s"
