@@ -15,7 +15,7 @@ Prints, all measured in this run on this machine:
 4. Extras: a 1,000 × 1,000 distance matrix from cached vectors (target < 0.1 s) and the time to embed
    one new DARTS genotype (target < 1 ms).
 
-Usage: ``.venv/bin/python benchmarks/embedding_speed.py [--quick]`` (``--quick``: small corpora, a
+Usage: ``.venv/bin/python scripts/embedding_speed.py [--quick]`` (``--quick``: small corpora, a
 smoke run of the script itself, not the numbers to report).
 """
 

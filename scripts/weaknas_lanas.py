@@ -9,7 +9,7 @@ Prints, measured in this run:
 
 Every run uses ``np.random.default_rng([seed, task_index])``.
 
-Usage: ``python benchmarks/weaknas_lanas.py [--methods weaknas lanas] [--nb201-seeds 20]
+Usage: ``python scripts/weaknas_lanas.py [--methods weaknas lanas] [--nb201-seeds 20]
 [--trans101-seeds 10]``.
 """
 

@@ -82,7 +82,10 @@ def read_table(path: str | Path) -> ResultTable:
     headline = "total" if "total" in tasks else "avg_rank" if "avg_rank" in tasks else ""
     if not headline:
         raise ValueError(f"{path.name}: neither a Table II (total) nor a Table III (avg_rank) table")
-    study = "main" if frame.columns[0] == "method" else path.stem.partition("_")[2] or path.stem
+    # the pipeline names tables {space}_{study}.csv; a file named otherwise is a main table if its rows are
+    # methods, else a study named by the file
+    named = path.stem.partition("_")[2]
+    study = named if named else ("main" if frame.columns[0] == "method" else path.stem)
     return ResultTable(path.name, frame, headline, study)
 
 
