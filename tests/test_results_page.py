@@ -113,3 +113,19 @@ def test_old_tables_are_refused_with_the_fix(tmp_path):
     old.write_text("method,task,mean,std,n_seeds\nktnas,total,1,0,1\n")
     with pytest.raises(ValueError, match="regenerate it with `ktnas table`"):
         read_table(old)
+
+
+def test_the_held_out_table_is_shown_but_not_taken_for_table_ii(tmp_path):
+    from ktnas.report.results_page import results_page
+
+    main_t = read_table(
+        _csv(tmp_path, "nb201_main.csv", "total", [("ktnas", 100.0, NAN), ("rea", 90.0, 0.01)])
+    )
+    held = read_table(
+        _csv(tmp_path, "nb201_heldout.csv", "total", [("ktnas", 100.0, NAN), ("rea", 200.0, 0.01)])
+    )
+    assert (main_t.study, held.study) == ("main", "heldout")
+    claims = {c.key: c for c in check_claims([main_t, held])}
+    assert claims["a"].verdict == FAILS  # decided on the main table, where rea is significantly lower
+    page = results_page([main_t, held])
+    assert "nb201_heldout.csv" in page and "nb201_main.csv" in page
