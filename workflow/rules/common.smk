@@ -234,7 +234,7 @@ def reference_files(wc):
     """A study table's fallback reference: the main ktnas run (a row only where a default variant is
     absent; `ktnas table` drops it otherwise)."""
     if (
-        wc.study in ("main", "figures")
+        wc.study in ("main", "figures", "heldout")
         or wc.space not in TABULAR
         or "ktnas" not in RUNS[wc.space]
     ):
