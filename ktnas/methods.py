@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ktnas.search.policies import (
     AdaptiveTransfer,
@@ -65,6 +65,8 @@ class Method:
     searcher: str | None = None
     #: reads the space's zero-cost proxy table (``zero``)
     uses_proxy: bool = False
+    #: the searcher takes only (space, problem, rng): its settings are its paper's (module docstring)
+    plain: bool = False
 
     def __post_init__(self) -> None:
         if (self.policy is None) == (self.searcher is None):
@@ -81,8 +83,16 @@ class Method:
     def search(self) -> Searcher:
         assert self.searcher is not None
         module, func = self.searcher.split(":")
-        fn: Searcher = getattr(importlib.import_module(module), func)
-        return fn
+        fn = getattr(importlib.import_module(module), func)
+        if not self.plain:
+            return fn
+
+        def adapted(
+            space: SearchSpace, problem: BenchmarkProblem, rng: np.random.Generator, hp: Any, ctx: Any
+        ) -> Any:
+            return fn(space, problem, rng)
+
+        return adapted
 
 
 METHODS: dict[str, Method] = {
@@ -96,21 +106,29 @@ METHODS: dict[str, Method] = {
             searcher="ktnas.search.single:run_zero",
             uses_proxy=True,
         ),
-        Method("gcn", "GCN neural predictor search (Wen et al.)", searcher="ktnas.search.single:run_gcn"),
+        Method(
+            "gcn",
+            "GCN neural predictor search (Wen et al.)",
+            searcher="ktnas.search.neural_predictor:neural_predictor",
+            plain=True,
+        ),
         Method(
             "lanas",
             "LaNAS: MCTS over learned partitions (Wang et al.)",
-            searcher="ktnas.search.single:run_lanas",
+            searcher="ktnas.search.lanas:lanas",
+            plain=True,
         ),
         Method(
             "weaknas",
             "WeakNAS: iterated weak predictors (Wu et al.)",
-            searcher="ktnas.search.single:run_weaknas",
+            searcher="ktnas.search.weaknas:weaknas",
+            plain=True,
         ),
         Method(
             "nsganetv2",
             "NSGA-NetV2-style surrogate evolution, single objective",
-            searcher="ktnas.search.single:run_nsganetv2",
+            searcher="ktnas.search.nsganetv2:nsganetv2",
+            plain=True,
         ),
         Method("single", "the KTNAS loop without transfer (single-tasking)", policy=NoTransfer),
         Method("emtnas", "transfer of the M fittest (EMT-NAS)", policy=FittestTransfer),

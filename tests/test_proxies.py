@@ -41,7 +41,7 @@ from ktnas.proxies.scores import (  # noqa: E402
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 # (NB201 index, cell string, params in millions for cifar10 / cifar100 / ImageNet16-120), copied from the
-# benchmark's `params` columns (/work/shared/data: nb201_cifar10_naswot.csv, nb201_200ep_reconstructed_all3.csv)
+# benchmark's `params` columns (the public exports of DATA.md: nb201_cifar10_naswot.csv, nb201_200ep_reconstructed_all3.csv)
 PARAMS = [
     (
         0,
