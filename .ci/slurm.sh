@@ -128,8 +128,9 @@ sinfo -N -o "%N %t %c %m %G %P"
 
 # --- Snakemake: local, and through the SLURM profile with this site's settings on the command line ----
 # `timeout -s INT`: Snakemake stops (and cancels its SLURM jobs) on SIGINT, not on SIGTERM.
-local_smk=(snakemake -s "$repo/Snakefile" --configfile "$repo/config/test.yaml" --cores 2)
-slurm_smk=(snakemake -s "$repo/Snakefile" --workflow-profile "$repo/profiles/slurm"
+# config/test.yaml is the experiment; the global profile profiles/test adds its run-time caps
+local_smk=(snakemake -s "$repo/Snakefile" --profile "$repo/profiles/test" --configfile "$repo/config/test.yaml" --cores 2)
+slurm_smk=(snakemake -s "$repo/Snakefile" --workflow-profile "$repo/profiles/slurm" --profile "$repo/profiles/test"
   --configfile "$repo/config/test.yaml"
   --slurm-status-command squeue --slurm-no-account --slurm-init-seconds-before-status-checks 2)
 run() { # run NAME TIMEOUT_S CMD...: output in $tmp/NAME.log, shown on failure

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ktnas import __version__
 from ktnas._io import KtnasError, write_json
+from ktnas.params import Runtime
 
 log = logging.getLogger("ktnas")
 
@@ -82,6 +83,7 @@ def _cmd_proxies(args: argparse.Namespace) -> None:
         "proxies": names,
         "seed": args.seed,
         "chunk": [args.chunk, args.n_chunks],
+        "limit": args.limit,
     }
     write_parquet(args.out, df, meta)
     log.info("wrote %d cells x %s for %s to %s", len(df), ",".join(names), args.dataset, args.out)
@@ -129,16 +131,18 @@ def _cmd_search(args: argparse.Namespace) -> None:
     recipe = get_recipe(args.space)
     recipe.check_tasks(tasks)
     hp = asdict(recipe.params(tasks, params))  # fails early, before any seed runs
+    runtime = _runtime(args)
+    recorded = runtime.record() if recipe.reads_runtime else None
     written = []
     for seed in tqdm(
         seeds, desc=f"{args.space} {args.method} seeds", disable=None if len(seeds) > 1 else True
     ):
         out = Path(str(args.out).format(seed=seed))
         ckpt = None if args.checkpoint is None else Path(str(args.checkpoint).format(seed=seed))
-        if _finished(out, args.space, args.method, seed, tasks, hp):
-            log.info("%s is already done (same run and version); kept", out)
+        if _finished(out, args.space, args.method, seed, tasks, hp, recorded):
+            log.info("%s is already done (same run, run-time settings and version); kept", out)
         else:
-            paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, args.data_root)
+            paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, runtime)
             run_search(args.space, args.method, seed, tasks, params, paths).save(out)
             clear_checkpoint(ckpt)  # only once the result is safely written
             log.info("wrote %s", out)
@@ -149,7 +153,42 @@ def _cmd_search(args: argparse.Namespace) -> None:
         )
 
 
-def _finished(out: Path, space: str, method: str, seed: int, tasks: list[str], hp: dict[str, object]) -> bool:
+def _runtime(args: argparse.Namespace) -> Runtime:
+    """The run-time settings of the command line (docs/method.md §7.4)."""
+    return Runtime(
+        device=args.device,
+        data_root=str(args.data_root),
+        max_train_batches=args.max_train_batches,
+        max_eval_images=args.max_eval_images,
+    )
+
+
+def _add_runtime(p: argparse.ArgumentParser) -> None:
+    """The run-time options of the DARTS stages (docs/method.md §7.4); the defaults run the full thing."""
+    p.add_argument(
+        "--device", default=None, help="torch device, e.g. cuda:0 or cpu (default: CUDA if present)"
+    )
+    p.add_argument("--data-root", type=Path, default=Path(Runtime.data_root), help="dataset folder (DARTS)")
+    p.add_argument(
+        "--max-train-batches",
+        type=int,
+        default=None,
+        help="smoke runs: cap every training epoch at N batches",
+    )
+    p.add_argument(
+        "--max-eval-images", type=int, default=None, help="smoke runs: cap every full evaluation at N images"
+    )
+
+
+def _finished(
+    out: Path,
+    space: str,
+    method: str,
+    seed: int,
+    tasks: list[str],
+    hp: dict[str, object],
+    runtime: dict[str, object] | None,
+) -> bool:
     """Whether ``out`` already holds this exact run (a batched job resumes per seed)."""
     if not out.exists():
         return False
@@ -160,6 +199,7 @@ def _finished(out: Path, space: str, method: str, seed: int, tasks: list[str], h
     same = (d.get("space"), d.get("method"), d.get("seed"), d.get("params"), d.get("ktnas_version"))
     return (
         same == (space, method, seed, hp, __version__)
+        and d.get("runtime") == runtime
         and [t.get("task") for t in d.get("tasks", [])] == tasks
     )
 
@@ -179,7 +219,7 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
         args.search,
         args.task,
         _params(args.params),
-        data_root=args.data_root,
+        _runtime(args),
         checkpoint_path=args.checkpoint,
     )
     write_json(args.out, result)
@@ -289,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--benchmark", type=Path, default=None, help="benchmark table (default: bundled)")
     s.add_argument("--embedding", type=Path, default=None, help="embedding table (needed by transfer rank)")
     s.add_argument("--proxies", type=Path, default=None, help="proxy table (default: bundled)")
-    s.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder (DARTS)")
+    _add_runtime(s)
     s.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file: resume from it if present")
     s.add_argument("--out", type=Path, required=True, help="result JSON (a pattern with {seed} for --seeds)")
     s.add_argument("--manifest", type=Path, default=None, help="also write the list of result files here")
@@ -297,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("darts-data", help="download one DARTS-space dataset and describe its splits")
     g.add_argument("--task", required=True, help="dataset name, e.g. cifar10, mnist, pathmnist, synthetic")
-    g.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
+    g.add_argument("--data-root", type=Path, default=Path(Runtime.data_root), help="dataset folder")
     g.add_argument("--out", type=Path, required=True, help="JSON description of the splits")
     g.set_defaults(func=_cmd_darts_data)
 
@@ -305,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--search", type=Path, required=True, help="result JSON of `ktnas search --space darts`")
     r.add_argument("--task", required=True)
     r.add_argument("--params", default="{}", help="JSON object of retraining settings (RetrainConfig)")
-    r.add_argument("--data-root", type=Path, default=Path("resources/data"), help="dataset folder")
+    _add_runtime(r)
     r.add_argument(
         "--checkpoint", type=Path, default=None, help="per-epoch checkpoint: resume from it if present"
     )

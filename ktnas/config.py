@@ -8,6 +8,7 @@ imports pandas or torch, so validating a config is cheap (``tests/test_config.py
 from __future__ import annotations
 
 import copy
+from dataclasses import fields
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ktnas.params import Runtime
 from ktnas.recipes import RECIPES, get_recipe
 from ktnas.recipes.base import Run
 
@@ -53,6 +55,32 @@ def _message(error: jsonschema.ValidationError) -> str:
     return f"config key {where}: {error.message}"
 
 
+#: hyper-parameter keys of earlier versions that are run-time settings now (docs/method.md §7.4)
+_MOVED = {
+    "device": "device",
+    "max_batches_per_epoch": "max_train_batches",
+    "max_full_val_images": "max_eval_images",
+    "max_test_images": "max_eval_images",
+    "limit": "max_proxy_cells",  # proxies.limit
+}
+
+
+def _moved_setting(error: jsonschema.ValidationError) -> str | None:
+    """The message for a run-time setting written among an experiment's hyper-parameters."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return None
+    allowed = error.schema.get("properties", {})
+    for key in error.instance:
+        if key not in allowed and key in _MOVED:
+            new = _MOVED[key]
+            return (
+                f"config key {_path(error)}: {key} is a run-time setting, not part of the experiment; remove "
+                f"it and give it to the run, e.g. `snakemake --config {new}=...` or a profile "
+                f"(profiles/test), or `ktnas search --{new.replace('_', '-')} ...` (docs/method.md §7.4)"
+            )
+    return None
+
+
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     """Validate against the schema and the parameter model; return a copy with defaults.
 
@@ -67,8 +95,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
             sub = err.context[0]
             allowed = ", ".join(map(str, sub.validator_value))
             raise ValueError(f"config key {_path(err)}: unknown name {sub.instance!r}; use one of: {allowed}")
-        raise ValueError(_message(err))
+        raise ValueError(_moved_setting(err) or _message(err))
     cfg = _with_defaults(copy.deepcopy(config), schema())
+    runtime_settings(cfg)  # the run-time settings (docs/method.md §7.4) check their own values
     expand_runs(cfg)  # the recipes and the parameter model check what the schema cannot (M <= K, ...)
     return cfg
 
@@ -94,6 +123,12 @@ def expand_runs(config: dict[str, Any]) -> dict[str, dict[str, Run]]:
     """Every run the config asks for: space -> run name -> :class:`~ktnas.recipes.base.Run` (the
     ``{space}``/``{run}`` wildcards of the workflow); each space's recipe reads its own section."""
     return {name: get_recipe(name).runs(config) for name in RECIPES}
+
+
+def runtime_settings(config: dict[str, Any]) -> Runtime:
+    """The run-time settings of a validated config: its top-level keys named like :class:`Runtime`'s
+    fields, which a profile or ``--config KEY=VALUE`` sets (docs/method.md §7.4)."""
+    return Runtime(**{f.name: config[f.name] for f in fields(Runtime) if f.name in config})
 
 
 def embedding_settings(config: dict[str, Any], space: str) -> dict[str, Any]:

@@ -95,10 +95,7 @@ class SupernetSettings:
     dropout: float = 0.1
     drop_path_keep: float = 0.9
     drop_path_start: int = 50  # generation from which drop path is on (25 for MedMNIST)
-    max_batches_per_epoch: int | None = None  # smoke runs only; None = the whole training split
-    max_full_val_images: int | None = None  # smoke runs only; None = the whole validation split
     split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 search split (fixed across runs)
-    device: str | None = None  # None: CUDA when present, CPU otherwise
     amp: bool = True  # bf16/fp16 autocast on CUDA
 
     def __post_init__(self) -> None:
@@ -132,3 +129,35 @@ class DartsParams(SupernetSettings, LoopParams):
     def supernet(self) -> dict[str, Any]:
         """The :class:`SupernetSettings` part, as keyword arguments."""
         return {f.name: getattr(self, f.name) for f in fields(SupernetSettings)}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a run executes, not what it searches (docs/method.md §7.4).
+
+    These are set on the command line (``ktnas search``, ``ktnas darts-retrain``), or for the pipeline by a
+    Snakemake profile or ``--config KEY=VALUE`` (top-level config keys of the same names), never by an
+    experiment config. The caps exist for smoke runs (``profiles/test``); a result records
+    :meth:`record`, so a capped run is never taken for an uncapped one.
+    """
+
+    device: str | None = None  # torch device; None: CUDA when present, CPU otherwise
+    data_root: str = "resources/data"  # where the DARTS-space datasets are downloaded
+    max_train_batches: int | None = None  # cap on the mini-batches of a training epoch; None = all
+    max_eval_images: int | None = None  # cap on a full evaluation pass (§5.7 validation, §5.9 test)
+    max_proxy_cells: int | None = None  # cap on the cells a proxy job scores (``ktnas proxies --limit``)
+
+    def __post_init__(self) -> None:
+        for key in ("max_train_batches", "max_eval_images", "max_proxy_cells"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{key} must be a positive integer or unset, got {value!r}")
+
+    def record(self) -> dict[str, Any]:
+        """What a search or retraining result keeps of the run-time settings it reads (the data folder
+        is a place, not a setting; the proxy tables record their own cap)."""
+        return {
+            "device": self.device,
+            "max_train_batches": self.max_train_batches,
+            "max_eval_images": self.max_eval_images,
+        }

@@ -54,6 +54,8 @@ def run_search(
     recipe.check_tasks(tasks)
     hp = recipe.params(tasks, params)
     fingerprint = {"space": space, "method": method, "seed": int(seed), "tasks": tasks, "params": asdict(hp)}
+    if recipe.reads_runtime:  # a checkpoint resumes only under the run-time settings that wrote it
+        fingerprint["runtime"] = paths.runtime.record()
     setup = recipe.setup(tasks, hp, int(seed), paths)
     started = time.perf_counter()
     if m.multitask:

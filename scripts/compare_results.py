@@ -1,13 +1,15 @@
 """Compare the per-seed result files of two pipeline runs (e.g. before and after a refactor).
 
     python scripts/compare_results.py BEFORE_DIR AFTER_DIR [--rename trans101/gcn=trans101/single]
+        [--move params.device=runtime.device ...]
 
 Each directory is a Snakemake working directory. Result files are matched by (space, run, seed[, task])
 whatever folder layout the run used (``results/search/{space}/{run}/seedN.json``, and the older
 ``results/darts/search/{group}/{method}/seedN.json``; retraining results likewise). Fields that differ by
 construction are dropped before comparing: ``ktnas_version`` and ``git_sha`` everywhere, and wall-clock
-measurements (any key naming seconds, GPU days, images per second or the device name). Exits 1 when a
-file is missing on either side or differs.
+measurements (any key naming seconds, GPU days, images per second or the device name). ``--move OLD=NEW``
+relocates a field of the before-files (dotted paths) where a change moved it on purpose, so that its value
+is still compared. Exits 1 when a file is missing on either side or differs.
 """
 
 from __future__ import annotations
@@ -49,6 +51,25 @@ def strip(obj: Any) -> Any:
     return obj
 
 
+def move(d: dict[str, Any], old: str, new: str) -> bool:
+    """Move the field at dotted path ``old`` to ``new`` (creating parents); False if ``old`` is absent."""
+    *head, last = old.split(".")
+    src = d
+    for k in head:
+        src = src.get(k)
+        if not isinstance(src, dict):
+            return False
+    if last not in src:
+        return False
+    value = src.pop(last)
+    *head, last = new.split(".")
+    dst = d
+    for k in head:
+        dst = dst.setdefault(k, {})
+    dst[last] = value
+    return True
+
+
 def collect(root: Path) -> dict[tuple[str, ...], Path]:
     out: dict[tuple[str, ...], Path] = {}
     for path in sorted(root.glob("results/**/*.json")):
@@ -71,7 +92,11 @@ def main() -> int:
     ap.add_argument(
         "--rename", action="append", default=[], help="SPACE/RUN=SPACE/RUN: before's name -> after's"
     )
+    ap.add_argument(
+        "--move", action="append", default=[], help="OLD=NEW: a before-file field's new place (dotted paths)"
+    )
     args = ap.parse_args()
+    moves = [tuple(m.split("=")) for m in args.move]
     renames = dict(tuple(r.split("=")) for r in args.rename)
     before, after = collect(args.before), collect(args.after)
     mapped, renamed = {}, set()
@@ -87,7 +112,10 @@ def main() -> int:
             print(f"MISSING on the {'after' if key not in after else 'before'} side: {key}")
             bad += 1
             continue
-        a, b = (strip(json.loads(p.read_text())) for p in (mapped[key], after[key]))
+        a, b = (json.loads(p.read_text()) for p in (mapped[key], after[key]))
+        for old, new in moves:
+            move(a, old, new)
+        a, b = strip(a), strip(b)
         if key in renamed:  # a renamed run records its method under the new name
             a.pop("method", None)
             b.pop("method", None)

@@ -137,3 +137,16 @@ def test_retrain_schema_lists_exactly_the_retrain_config():
 
     props = set(schema()["$defs"]["darts_retrain"]["properties"])
     assert props == set(_fields(RetrainConfig)) - {"channels_last", "data_on_device"}  # device switches
+
+
+def test_schema_lists_exactly_the_run_time_settings():
+    """The run-time settings (docs/method.md §7.4) are top-level config keys with the dataclass defaults,
+    and appear nowhere among the experiment's hyper-parameters."""
+    from ktnas.config import schema
+    from ktnas.params import Runtime
+
+    top = schema()["properties"]
+    assert {k: top[k]["default"] for k in _fields(Runtime)} == _fields(Runtime)
+    defs = schema()["$defs"]
+    for section in ("search_params", "darts_search", "darts_retrain"):
+        assert not set(defs[section]["properties"]) & set(_fields(Runtime))

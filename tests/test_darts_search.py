@@ -20,9 +20,10 @@ import pytest
 import torch
 import yaml
 
-from ktnas.cli import main
+from ktnas.cli import _finished, main
 from ktnas.config import load_config, validate_config
 from ktnas.embedding import build_embedding
+from ktnas.params import Runtime
 from ktnas.recipes import SearchPaths, get_recipe
 from ktnas.recipes.base import task_seed
 from ktnas.recipes.darts import GROUPS, darts_retrain_params, darts_search_params, get_group
@@ -38,13 +39,19 @@ SPACE = DartsSpace()
 
 TINY = {
     "population_size": 4, "n_transferred": 1, "generations": 3, "channels": 4, "batch_size": 32,
-    "val_batch_size": 64, "fitness_images": 32, "max_batches_per_epoch": 2, "max_full_val_images": 64,
-    "drop_path_start": 1, "device": "cpu",
+    "val_batch_size": 64, "fitness_images": 32, "drop_path_start": 1,
 }  # fmt: skip
 RETRAIN_TINY = {
-    "epochs": 1, "channels": 4, "layers": 5, "batch_size": 32, "eval_batch_size": 128, "cutout": 4,
-    "max_batches_per_epoch": 2, "max_test_images": 64, "device": "cpu",
-}  # fmt: skip
+    "epochs": 1,
+    "channels": 4,
+    "layers": 5,
+    "batch_size": 32,
+    "eval_batch_size": 128,
+    "cutout": 4,
+}
+#: run-time settings of the tiny runs (docs/method.md §7.4): the CPU, two mini-batches per epoch, 64 images
+RUNTIME = Runtime(device="cpu", max_train_batches=2, max_eval_images=64)
+RUNTIME_FLAGS = ["--device", "cpu", "--max-train-batches", "2", "--max-eval-images", "64"]
 SYNTHETIC = "synthetic,synthetic_b"
 TIMING = ("search_seconds", "gpu_days", "images_per_s", "seconds", "device_name")
 
@@ -80,7 +87,7 @@ def searched(tmp_path_factory, embedding) -> tuple[Path, dict]:
     d = tmp_path_factory.mktemp("search")
     out, ckpt = d / "seed0.json", d / "ckpt" / "seed0.json"
     args = ["search", "--space", "darts", "--tasks", SYNTHETIC, "--method", "ktnas", "--seed", "0", "--params", json.dumps(TINY),
-            "--embedding", str(embedding), "--checkpoint", str(ckpt), "--out", str(out)]  # fmt: skip
+            "--embedding", str(embedding), "--checkpoint", str(ckpt), "--out", str(out), *RUNTIME_FLAGS]  # fmt: skip
     assert main(args) == 0
     assert not ckpt.exists() and not ckpt.with_suffix(".d").exists()  # removed once the result is written
     return out, json.loads(out.read_text())
@@ -180,6 +187,8 @@ def test_two_task_ktnas_search_finds_valid_genotypes(searched):
     assert [t["task"] for t in res["tasks"]] == ["synthetic", "synthetic_b"]
     assert res["gpu_days"] == pytest.approx(res["search_seconds"] / 86400) and res["gpu_days"] > 0
     assert res["device"] == "cpu" and res["device_name"].startswith("cpu") and res["images_per_s"] > 0
+    # docs/method.md §7.4: the run-time settings are recorded beside the hyper-parameters, not among them
+    assert res["runtime"] == RUNTIME.record() and not set(res["params"]) & {"device", "max_train_batches"}
     for t in res["tasks"]:
         assert SPACE.canonical(t["best_arch"]) == t["best_arch"]
         assert len(t["trace"]) == len(t["history"]) == TINY["generations"]
@@ -195,11 +204,43 @@ def test_two_task_ktnas_search_finds_valid_genotypes(searched):
     assert all(t["trace"][-1]["hts_size"] >= 1 for t in res["tasks"])  # transfers were labelled
 
 
+def test_a_result_is_kept_only_under_the_same_run_time_settings(searched):
+    """A batched job keeps a finished seed only if the caps and device match: a smoke result capped at two
+    mini-batches per epoch is never taken for a full run (docs/method.md §7.4)."""
+    out, res = searched
+    tasks = [t["task"] for t in res["tasks"]]
+    assert _finished(out, "darts", "ktnas", 0, tasks, res["params"], RUNTIME.record())
+    assert not _finished(out, "darts", "ktnas", 0, tasks, res["params"], Runtime(device="cpu").record())
+    assert not _finished(out, "darts", "ktnas", 0, tasks, res["params"], None)
+
+
+def test_run_time_settings_are_not_experiment_settings():
+    raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    assert validate_config(raw)["max_train_batches"] is None  # the experiment config sets none
+    capped = validate_config({**raw, "max_train_batches": 3, "device": "cpu"})
+    assert (capped["max_train_batches"], capped["device"]) == (3, "cpu")
+    for section, key, fix in (
+        ("search", "max_batches_per_epoch", "max_train_batches"),
+        ("retrain", "max_test_images", "max_eval_images"),
+        ("search", "device", "device"),
+    ):
+        bad = copy.deepcopy(raw)
+        bad["darts"][section][key] = 3
+        with pytest.raises(
+            ValueError, match=rf"darts.{section}: {key} is a run-time setting.*--config {fix}="
+        ):
+            validate_config(bad)
+    with pytest.raises(ValueError, match=r"config key max_eval_images: 0 is out of range"):
+        validate_config({**raw, "max_eval_images": 0})
+    with pytest.raises(ValueError, match="max_eval_images must be a positive integer"):
+        Runtime(max_eval_images=0)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_search_then_resume_matches_uninterrupted(tmp_path, embedding):
     params = dict(TINY, generations=5)
     cmd = [*KTNAS, "search", "--space", "darts", "--tasks", SYNTHETIC, "--method", "ktnas", "--seed", "3",
-           "--params", json.dumps(params), "--embedding", str(embedding)]  # fmt: skip
+           "--params", json.dumps(params), "--embedding", str(embedding), *RUNTIME_FLAGS]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")
     ref = tmp_path / "ref.json"
     subprocess.run([*cmd, "--out", str(ref)], check=True, capture_output=True, timeout=300, env=env)
@@ -249,7 +290,7 @@ def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
     for task in ("synthetic", "synthetic_b"):
         out, ckpt = tmp_path / f"{task}.json", tmp_path / f"{task}.pt"
         args = ["darts-retrain", "--search", str(search_file), "--task", task, "--params", json.dumps(RETRAIN_TINY),
-                "--checkpoint", str(ckpt), "--out", str(out)]  # fmt: skip
+                "--checkpoint", str(ckpt), "--out", str(out), *RUNTIME_FLAGS]  # fmt: skip
         assert main(args) == 0
         assert not ckpt.exists()
         r = json.loads(out.read_text())
@@ -299,7 +340,7 @@ def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
     assert "| ktnas |" in md.read_text()
 
     with pytest.raises(ValueError, match="not in the search result"):
-        run_darts_retrain(res, "cifar10", RETRAIN_TINY)
+        run_darts_retrain(res, "cifar10", RETRAIN_TINY, RUNTIME)
 
 
 # -- workflow ----------------------------------------------------------------------------------------------
@@ -340,5 +381,5 @@ def test_full_scale_search_params_match_the_spec_decisions():
         hp = search_params(group, darts_search_params(full, group))
         assert (hp.population_size, hp.n_transferred, hp.elite_ratio, hp.saved_generations) == (20, 4, 0.2, 5)
         assert (hp.generations, hp.tournament_size, hp.mutation_prob, hp.channels) == (200, 2, 0.02, 20)
-        assert (hp.batch_size, hp.fitness_images, hp.max_batches_per_epoch) == (128, 2000, None)
+        assert (hp.batch_size, hp.fitness_images, hp.val_batch_size) == (128, 2000, 1000)
     assert math.isclose(search_params("cifar").lr, 0.1)

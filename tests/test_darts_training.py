@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from ktnas._io import KtnasError
+from ktnas.params import Runtime
 from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import (
     Augment,
@@ -314,9 +315,9 @@ def test_medmnist_npz_is_read_without_pickle(tmp_path: Path) -> None:
 # -- search task (§5.5–§5.7) -----------------------------------------------------------------------------
 
 TINY = SearchConfig(
-    channels=4, batch_size=32, val_batch_size=64, fitness_images=64, generations=4, max_batches_per_epoch=3,
-    max_full_val_images=96, drop_path_start=1, device="cpu",
+    channels=4, batch_size=32, val_batch_size=64, fitness_images=64, generations=4, drop_path_start=1
 )  # fmt: skip
+CPU = Runtime(device="cpu", max_train_batches=3, max_eval_images=96)  # run-time settings, docs/method.md §7.4
 
 
 def test_cosine_lr_formula() -> None:
@@ -337,7 +338,7 @@ def test_mixed_sampler_rule() -> None:
 
 def test_search_task_trains_evaluates_and_resumes_exactly(synthetic, tmp_path: Path) -> None:
     archs = _archs(3, seed=4)
-    task = WeightSharingTask(synthetic, TINY)
+    task = WeightSharingTask(synthetic, TINY, CPU)
     s0 = task.train_epoch(archs, 0)
     assert s0["images"] == 96 and s0["images_per_s"] > 0 and s0["lr"] == pytest.approx(cosine_lr(0.1, 0, 4))
     fit = task.evaluate(archs)
@@ -349,7 +350,7 @@ def test_search_task_trains_evaluates_and_resumes_exactly(synthetic, tmp_path: P
     s1 = task.train_epoch(sampler, 1)  # drop path on from generation 1
     after = task.evaluate(archs)
 
-    resumed = WeightSharingTask(synthetic, TINY)
+    resumed = WeightSharingTask(synthetic, TINY, CPU)
     resumed.load(tmp_path / "task.pt")
     assert resumed.generation == 0
     r1 = resumed.train_epoch(sampler, 1)
@@ -361,11 +362,10 @@ def test_search_task_trains_evaluates_and_resumes_exactly(synthetic, tmp_path: P
 
 def test_search_task_learns_the_synthetic_data(synthetic) -> None:
     cfg = SearchConfig(
-        channels=4, batch_size=32, val_batch_size=128, fitness_images=128, generations=8, max_batches_per_epoch=8,
-        device="cpu",
+        channels=4, batch_size=32, val_batch_size=128, fitness_images=128, generations=8
     )  # fmt: skip
     arch = _archs(1, seed=1)
-    task = WeightSharingTask(synthetic, cfg)
+    task = WeightSharingTask(synthetic, cfg, Runtime(device="cpu", max_train_batches=8))
     stats = [task.train_epoch(arch, g) for g in range(3)]
     assert stats[-1]["loss"] < stats[0]["loss"] - 0.3
     # chance is 10%; eval-mode fitness still lags after 24 steps (BN running statistics)
@@ -373,32 +373,33 @@ def test_search_task_learns_the_synthetic_data(synthetic) -> None:
 
 
 def test_search_task_rejects_a_foreign_checkpoint(synthetic, tmp_path: Path) -> None:
-    task = WeightSharingTask(synthetic, TINY)
+    task = WeightSharingTask(synthetic, TINY, CPU)
     task.save(tmp_path / "t.pt")
-    other = WeightSharingTask(synthetic, dataclasses.replace(TINY, weight_decay=0.0))
+    other = WeightSharingTask(synthetic, dataclasses.replace(TINY, weight_decay=0.0), CPU)
     with pytest.raises(KtnasError, match="another search config"):
         other.load(tmp_path / "t.pt")
+    uncapped = WeightSharingTask(synthetic, TINY, Runtime(device="cpu"))  # same config, other run-time caps
+    with pytest.raises(KtnasError, match="run-time settings"):
+        uncapped.load(tmp_path / "t.pt")
 
 
 # -- retraining (§5.9) -------------------------------------------------------------------------------------
 
-RETRAIN_TINY = RetrainConfig(
-    epochs=2, channels=4, layers=3, batch_size=32, eval_batch_size=128, cutout=4, max_batches_per_epoch=2,
-    max_test_images=64, device="cpu",
-)  # fmt: skip
+RETRAIN_TINY = RetrainConfig(epochs=2, channels=4, layers=3, batch_size=32, eval_batch_size=128, cutout=4)
+RETRAIN_CPU = Runtime(device="cpu", max_train_batches=2, max_eval_images=64)
 
 
 def test_retrain_resume_equals_uninterrupted(synthetic, tmp_path: Path) -> None:
     arch = _archs(1, seed=6)[0]
-    full = retrain(arch, synthetic, RETRAIN_TINY, checkpoint=tmp_path / "a.pt")
+    full = retrain(arch, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "a.pt")
     assert full["finished"] and full["epochs_done"] == 2
     assert full["params_m"] > 0 and 0.0 <= full["test_acc"] <= 100.0
     assert full["best_test_acc"] == max(h["test_acc"] for h in full["history"])
     assert full["history"][1]["drop_path"] == pytest.approx(0.3 / 2)
 
-    part = retrain(arch, synthetic, RETRAIN_TINY, checkpoint=tmp_path / "b.pt", stop_after=1)
+    part = retrain(arch, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "b.pt", stop_after=1)
     assert not part["finished"] and part["epochs_done"] == 1
-    resumed = retrain(arch, synthetic, RETRAIN_TINY, checkpoint=tmp_path / "b.pt")
+    resumed = retrain(arch, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "b.pt")
     assert resumed["finished"]
     keys = ("train_loss", "train_acc", "test_acc", "lr")
     assert [[h[k] for k in keys] for h in resumed["history"]] == [
@@ -411,9 +412,9 @@ def test_retrain_resume_equals_uninterrupted(synthetic, tmp_path: Path) -> None:
 
 def test_retrain_refuses_a_checkpoint_of_another_architecture(synthetic, tmp_path: Path) -> None:
     a, b = _archs(2, seed=7)
-    retrain(a, synthetic, RETRAIN_TINY, checkpoint=tmp_path / "c.pt", stop_after=1)
+    retrain(a, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "c.pt", stop_after=1)
     with pytest.raises(KtnasError, match="delete it"):
-        retrain(b, synthetic, RETRAIN_TINY, checkpoint=tmp_path / "c.pt")
+        retrain(b, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "c.pt")
 
 
 def test_nothing_in_spaces_imports_torch() -> None:

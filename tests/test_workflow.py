@@ -100,7 +100,8 @@ def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):
     cfg.write_text(
         yaml.safe_dump(
             {
-                "proxies": {"source": "compute", "proxies": ["synflow"], "chunks": 2, "limit": 2},
+                "proxies": {"source": "compute", "proxies": ["synflow"], "chunks": 2},
+                "max_proxy_cells": 2,  # a run-time setting (docs/method.md §7.4)
                 "nb201": {"tasks": ["cifar10", "imagenet16"], "seeds": 1, "methods": {"rs": {}, "zero": {}}},
                 "trans101": {"methods": {}},
             }

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ktnas.params import BenchmarkParams, LoopParams
+from ktnas.params import BenchmarkParams, LoopParams, Runtime
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,14 +29,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SearchPaths:
-    """Where a run reads its inputs and keeps its checkpoint; None = the bundled or default file."""
+    """Where a run reads its inputs and keeps its checkpoint (None = the bundled or default file), and the
+    run-time settings it executes with (device, data folder, smoke-run caps; docs/method.md §7.4)."""
 
     benchmark: str | Path | None = None
     embedding: str | Path | None = None
     proxies: str | Path | None = None
     checkpoint: str | Path | None = None
-    data_root: str | Path = "resources/data"
-    download: bool = True
+    runtime: Runtime = field(default_factory=Runtime)
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ class Recipe(ABC):
     default_target: ClassVar[bool] = True
     #: GPUs a search or retraining job asks the scheduler for
     gpus: ClassVar[int] = 0
+    #: its runs read the run-time settings (docs/method.md §7.4), so results record them and the
+    #: pipeline passes them to its jobs; a tabular space reads none
+    reads_runtime: ClassVar[bool] = False
 
     # -- tasks and parameters ---------------------------------------------------------------------------
     @abstractmethod

@@ -88,6 +88,7 @@ class DartsRecipe(Recipe):
     params_class: ClassVar[type[LoopParams]] = DartsParams
     default_target: ClassVar[bool] = False
     gpus: ClassVar[int] = 1
+    reads_runtime: ClassVar[bool] = True
 
     def datasets(self, tasks: Sequence[str]) -> list[str]:
         return list(tasks)
@@ -131,7 +132,7 @@ class DartsRecipe(Recipe):
         problems = []
         for i, task in enumerate(tasks):
             cfg = SearchConfig(**hp.supernet(), generations=hp.generations, seed=task_seed(seed, i))
-            wst = WeightSharingTask(task, cfg, root=paths.data_root, download=paths.download)
+            wst = WeightSharingTask(task, cfg, paths.runtime)
             problems.append(
                 DartsProblem(
                     wst,
@@ -175,7 +176,8 @@ class DartsRecipe(Recipe):
         setup.state["clock"].restore(0.0)  # a resumed run restores the time spent before its checkpoint
 
     def result_extra(self, setup: Setup, hp: Any, tasks: Sequence[str], paths: SearchPaths) -> dict[str, Any]:
-        """Search cost (§5.5: GPU days = wall-clock seconds / 86,400, data loading excluded), device."""
+        """Search cost (§5.5: GPU days = wall-clock seconds / 86,400, data loading excluded), device and
+        the run-time settings (§7.4)."""
         seconds = setup.state["clock"].elapsed()
         device = setup.problems[0].task.device  # type: ignore[attr-defined]
         rates = [p.throughput() for p in setup.problems]  # type: ignore[attr-defined]
@@ -185,6 +187,7 @@ class DartsRecipe(Recipe):
             "embedding": None if paths.embedding is None else str(paths.embedding),
             "device": str(device),
             "device_name": device_name(device),
+            "runtime": paths.runtime.record(),
             "search_seconds": seconds,
             "gpu_days": seconds / 86400.0,
             "images_per_s": float(np.mean(rates)) if rates else float("nan"),

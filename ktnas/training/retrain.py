@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ktnas._io import KtnasError, atomic_path
+from ktnas.params import Runtime
 from ktnas.spaces.darts import DartsSpace
-from ktnas.training.data import DEFAULT_ROOT, Augment, Splits, derive_seed, iterate_batches, load_splits
+from ktnas.training.data import Augment, Splits, derive_seed, iterate_batches, load_splits
 from ktnas.training.device import amp_dtype, autocast, grad_scaler, pick_device, prepare_model, synchronize
 from ktnas.training.network import EvalNetwork, count_params
 
@@ -47,9 +48,6 @@ class RetrainConfig:
     cutout: int = 16
     seed: int = 0  # weights, batch order, augmentation, drop path (the authors' code uses 0)
     split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 split (fixed across runs by default)
-    max_batches_per_epoch: int | None = None  # test / smoke-run knob
-    max_test_images: int | None = None
-    device: str | None = None
     amp: bool = True
     channels_last: bool = True
     data_on_device: bool = True
@@ -79,29 +77,31 @@ def retrain(
     arch: str,
     data: str | Splits,
     cfg: RetrainConfig | None = None,
+    runtime: Runtime | None = None,
     *,
     checkpoint: str | Path | None = None,
-    root: str | Path = DEFAULT_ROOT,
     download: bool = True,
     stop_after: int | None = None,
 ) -> dict[str, Any]:
     """Train ``arch`` from scratch on the dataset's train split and test after every epoch (§5.9).
 
+    ``runtime``: the data folder, the device and the smoke-run caps (docs/method.md §7.4).
     ``checkpoint``: file written after each epoch and resumed from if present (it must come from the
-    same architecture and config). ``stop_after``: return after that many epochs in total (for time-limited
+    same architecture, config and run-time settings). ``stop_after``: return after that many epochs in total (for time-limited
     jobs; rerun to continue). Returns ``test_acc`` (final epoch, %), ``best_test_acc`` and ``best_epoch``,
     ``params_m`` (auxiliary head excluded), ``epochs_done``, ``finished``, ``history`` (per-epoch dicts)
     and ``images_per_s``.
     """
     cfg = cfg or RetrainConfig()
+    runtime = runtime or Runtime()
     arch = DartsSpace().canonical(arch)
     splits = (
-        load_splits(data, root, download=download, split_seed=cfg.split_seed)
+        load_splits(data, runtime.data_root, download=download, split_seed=cfg.split_seed)
         if isinstance(data, str)
         else data
     )
     spec = splits.spec
-    device = pick_device(cfg.device)
+    device = pick_device(runtime.device)
     model: EvalNetwork = prepare_model(build_network(arch, spec.num_classes, cfg), device, cfg.channels_last)  # type: ignore[assignment]
     model.generator = torch.Generator(device=device)
     optimizer = torch.optim.SGD(
@@ -109,7 +109,7 @@ def retrain(
     )
     dtype = amp_dtype(device, cfg.amp)
     scaler = grad_scaler(device, dtype)
-    fingerprint = {"arch": arch, "dataset": spec.name, "config": asdict(cfg)}
+    fingerprint = {"arch": arch, "dataset": spec.name, "config": asdict(cfg), "runtime": runtime.record()}
     history: list[dict[str, float]] = []
     start = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
@@ -122,7 +122,7 @@ def retrain(
             ) from None
         if state.get("fingerprint") != fingerprint:
             raise KtnasError(
-                f"{ckpt}: checkpoint belongs to another architecture/dataset/config "
+                f"{ckpt}: checkpoint belongs to another architecture/dataset/config/run-time settings "
                 f"({state.get('fingerprint')}); delete it to restart this retraining"
             )
         model.load_state_dict(state["model"])
@@ -135,7 +135,9 @@ def retrain(
     place = device if cfg.data_on_device else torch.device("cpu")
     train_set = splits.train.to(place)
     test_set = (
-        splits.test if cfg.max_test_images is None else splits.test.subset(slice(0, cfg.max_test_images))
+        splits.test
+        if runtime.max_eval_images is None
+        else splits.test.subset(slice(0, runtime.max_eval_images))
     )
     test_set = test_set.to(place)
     augment = Augment(pad=spec.pad, hflip=spec.hflip, cutout=cfg.cutout)
@@ -155,7 +157,7 @@ def retrain(
         t0 = time.perf_counter()
         batches = iterate_batches(
             train_set, spec, cfg.batch_size, augment=augment, generator=data_gen, shuffle=True,
-            max_batches=cfg.max_batches_per_epoch, device=device, channels_last=cfg.channels_last,
+            max_batches=runtime.max_train_batches, device=device, channels_last=cfg.channels_last,
         )  # fmt: skip
         for x, y in tqdm(batches, desc=f"retrain {spec.name} epoch {epoch}", leave=False, disable=None):
             optimizer.zero_grad(set_to_none=True)

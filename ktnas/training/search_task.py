@@ -23,10 +23,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ktnas._io import KtnasError, atomic_path
-from ktnas.params import DartsParams, SupernetSettings
+from ktnas.params import DartsParams, Runtime, SupernetSettings
 from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import (
-    DEFAULT_ROOT,
     Augment,
     ImageSet,
     Splits,
@@ -85,29 +84,31 @@ def cosine_lr(base_lr: float, generation: int, horizon: int) -> float:
 class WeightSharingTask:
     """Supernet, SGD optimiser and data of one task (docs/method.md §5.3, §5.5–§5.7).
 
-    ``data`` is a dataset name of :data:`ktnas.training.data.DATASETS` (loaded from ``root``) or
-    ready :class:`~ktnas.training.data.Splits`. Fitness values are accuracies in percent.
+    ``data`` is a dataset name of :data:`ktnas.training.data.DATASETS` (loaded from
+    ``runtime.data_root``) or ready :class:`~ktnas.training.data.Splits`. ``runtime`` also gives the
+    device and the smoke-run caps (docs/method.md §7.4). Fitness values are accuracies in percent.
     """
 
     def __init__(
         self,
         data: str | Splits,
         cfg: SearchConfig | None = None,
+        runtime: Runtime | None = None,
         *,
-        root: str | Path = DEFAULT_ROOT,
         download: bool = True,
         name: str | None = None,
     ) -> None:
         self.cfg = cfg = cfg or SearchConfig()
+        self.runtime = runtime = runtime or Runtime()
         self.splits = (
-            load_splits(data, root, download=download, split_seed=cfg.split_seed)
+            load_splits(data, runtime.data_root, download=download, split_seed=cfg.split_seed)
             if isinstance(data, str)
             else data
         )
         self.spec = self.splits.spec
         self.name = name or self.spec.name
         self.space = DartsSpace()
-        self.device = pick_device(cfg.device)
+        self.device = pick_device(runtime.device)
         model = Supernet(cfg.channels, self.spec.num_classes, cfg.dropout, cfg.drop_path_keep, seed=cfg.seed)
         self.model: Supernet = prepare_model(model, self.device, cfg.channels_last)  # type: ignore[assignment]
         self.model.generator = torch.Generator(device=self.device)
@@ -172,7 +173,7 @@ class WeightSharingTask:
         start = time.perf_counter()
         batches = iterate_batches(
             self.train_set, self.spec, cfg.batch_size, augment=Augment.search(self.spec), generator=data_gen,
-            shuffle=True, max_batches=cfg.max_batches_per_epoch, device=self.device,
+            shuffle=True, max_batches=self.runtime.max_train_batches, device=self.device,
             channels_last=cfg.channels_last,
         )  # fmt: skip
         for x, y in tqdm(batches, desc=f"{self.name} gen {generation}", leave=False, disable=None):
@@ -236,7 +237,7 @@ class WeightSharingTask:
     def evaluate_full(self, arch: str) -> float:
         """Accuracy (%) of ``arch`` on the whole search validation split (docs/method.md §5.7)."""
         return self._accuracy(
-            self.space.canonical(arch), self._stream(self.val_set, self.cfg.max_full_val_images)
+            self.space.canonical(arch), self._stream(self.val_set, self.runtime.max_eval_images)
         )
 
     def evaluate_test(self, arch: str) -> float:
@@ -253,12 +254,14 @@ class WeightSharingTask:
             "scaler": self.scaler.state_dict(),
             "generation": self.generation,
             "config": asdict(self.cfg),
+            "runtime": self.runtime.record(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("config") != asdict(self.cfg):
+        if state.get("config") != asdict(self.cfg) or state.get("runtime") != self.runtime.record():
             raise KtnasError(
-                f"{self.name}: checkpoint was written with another search config ({state.get('config')}); "
+                f"{self.name}: checkpoint was written with another search config or run-time settings "
+                f"({state.get('config')}, {state.get('runtime')}); "
                 "delete it to restart, or rerun with the config that wrote it"
             )
         self.model.load_state_dict(state["model"])

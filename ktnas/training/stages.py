@@ -13,9 +13,10 @@ from typing import Any
 
 from ktnas import __version__
 from ktnas._io import KtnasError, git_sha
+from ktnas.params import Runtime
 from ktnas.recipes.darts import device_name, retrain_defaults
 
-DEFAULT_DATA_ROOT = Path("resources/data")
+DEFAULT_DATA_ROOT = Path(Runtime.data_root)
 
 
 def prepare_dataset(
@@ -58,7 +59,7 @@ def run_darts_retrain(
     search: Mapping[str, Any] | str | Path,
     task: str,
     params: Mapping[str, Any] | None = None,
-    data_root: str | Path = DEFAULT_DATA_ROOT,
+    runtime: Runtime | None = None,
     checkpoint_path: str | Path | None = None,
     download: bool = True,
     stop_after: int | None = None,
@@ -66,7 +67,8 @@ def run_darts_retrain(
     """Retrain the genotype a search found for ``task`` from scratch (docs/method.md §5.9; §5.10 (b) on 28×28 data).
 
     ``search`` is a DARTS search result (``ktnas search --space darts``) or its JSON file. The retraining seed defaults to the
-    search's seed (five independent runs, each seeded end to end). The result carries the search's cost
+    search's seed (five independent runs, each seeded end to end). ``runtime`` gives the data folder,
+    the device and the smoke-run caps (docs/method.md §7.4); the result records them. The result carries the search's cost
     and, where measured, the §5.10 (a) supernet test accuracy, so tables need only retraining results.
     """
     from ktnas.training.device import pick_device
@@ -85,9 +87,10 @@ def run_darts_retrain(
         raise ValueError(f"task {task!r} is not in the search result (tasks: {', '.join(found)})")
     summary = found[task]
     arch = summary["best_arch"]
+    runtime = runtime or Runtime()
     cfg = retrain_config(task, params, int(search["seed"]))
     result = retrain(
-        arch, task, cfg, checkpoint=checkpoint_path, root=data_root, download=download, stop_after=stop_after
+        arch, task, cfg, runtime, checkpoint=checkpoint_path, download=download, stop_after=stop_after
     )
     out: dict[str, Any] = {
         "space": "darts",
@@ -101,7 +104,8 @@ def run_darts_retrain(
         "best_val_acc": summary.get("best_val_acc"),
         "supernet_test_acc": summary.get("supernet_test_acc"),
         "retrain_params": asdict(cfg),
-        "device_name": device_name(pick_device(cfg.device)),
+        "runtime": runtime.record(),
+        "device_name": device_name(pick_device(runtime.device)),
         "retrain_seconds": float(sum(h["seconds"] for h in result["history"])),
         "ktnas_version": __version__,
         "git_sha": git_sha(),

@@ -1,5 +1,6 @@
 # Helpers shared by every stage file (the validated config, its runs, input functions).
 import json
+import shlex
 
 from ktnas import __version__
 from ktnas.config import embedding_settings, expand_runs, validate_config
@@ -325,3 +326,21 @@ def figure_results(wc):
 
 def figure_files(wc):
     return "" if wc.kind == "kendall" else " ".join(search_files(wc.space, "figures"))
+
+
+def runtime_flags(wc):
+    """The run-time options of a job whose space reads them (docs/method.md §7.4): top-level config keys
+    set by a profile or ``--config``; none for a tabular space, so changing them reruns no benchmark job.
+    """
+    if not get_recipe(wc.space).reads_runtime:
+        return ""
+    flags = [f"--data-root {shlex.quote(config['data_root'])}"]
+    for key in ("device", "max_train_batches", "max_eval_images"):
+        if config[key] is not None:
+            flags.append(f"--{key.replace('_', '-')} {shlex.quote(str(config[key]))}")
+    return " ".join(flags)
+
+
+def proxy_device():
+    """The proxy jobs' torch device: the run-time ``device`` when set, else the CPU."""
+    return config["device"] or "cpu"

@@ -12,16 +12,14 @@ rule proxies_chunk:
     benchmark:
         "logs/proxies/nb201/{dataset}/chunk{chunk}.tsv"
     resources:
-        gpu=1 if config["proxies"]["device"].startswith("cuda") else 0,
+        gpu=1 if proxy_device().startswith("cuda") else 0,
     params:
         proxies=",".join(config["proxies"]["proxies"]),
         n_chunks=config["proxies"]["chunks"],
         limit=(
-            f"--limit {config['proxies']['limit']}"
-            if config["proxies"]["limit"]
-            else ""
+            f"--limit {config['max_proxy_cells']}" if config["max_proxy_cells"] else ""
         ),
-        device=config["proxies"]["device"],
+        device=proxy_device(),
         version=RESULTS_VERSION,
     shell:
         "ktnas proxies compute --dataset {wildcards.dataset} --proxies {params.proxies} "

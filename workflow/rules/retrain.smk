@@ -15,9 +15,9 @@ rule retrain:
         runtime=retrain_runtime,
     params:
         hp=retrain_params,
-        data_root=config["data_root"],
+        runtime=runtime_flags,
         checkpoint="results/checkpoints/retrain/{space}/{run}/seed{seed}/{task}.pt",
         version=RESULTS_VERSION,
     shell:
         "ktnas darts-retrain --search results/search/{wildcards.space}/{wildcards.run}/seed{wildcards.seed}.json --task {wildcards.task} --params {params.hp:q} "
-        "--data-root {params.data_root:q} --checkpoint {params.checkpoint} --out {output} 2> {log}"
+        "{params.runtime} --checkpoint {params.checkpoint} --out {output} 2> {log}"

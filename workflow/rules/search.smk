@@ -24,11 +24,11 @@ rule search:
         tasks=run_tasks,
         hp=run_params,
         flags=search_flags,
-        data_root=config["data_root"],
+        runtime=runtime_flags,
         out=seed_pattern("results/search"),
         checkpoint=seed_pattern("results/checkpoints"),
         version=RESULTS_VERSION,
     shell:
         "ktnas search --space {wildcards.space} --method {params.method} --seeds {wildcards.first}-{wildcards.last} "
-        "--tasks {params.tasks} --params {params.hp:q} {params.flags} --data-root {params.data_root:q} "
+        "--tasks {params.tasks} --params {params.hp:q} {params.flags} {params.runtime} "
         "--checkpoint {params.checkpoint:q} --out {params.out:q} --manifest {output} 2> {log}"
