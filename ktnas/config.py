@@ -65,6 +65,10 @@ _MOVED = {
 }
 
 
+#: the command-line option of a run-time setting where it is not ``ktnas search --<name>``
+_OPTION = {"max_proxy_cells": "ktnas proxies compute --limit"}
+
+
 def _moved_setting(error: jsonschema.ValidationError) -> str | None:
     """The message for a run-time setting written among an experiment's hyper-parameters."""
     if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
@@ -73,10 +77,12 @@ def _moved_setting(error: jsonschema.ValidationError) -> str | None:
     for key in error.instance:
         if key not in allowed and key in _MOVED:
             new = _MOVED[key]
+            option = _OPTION.get(new, "ktnas search / darts-retrain --" + new.replace("_", "-"))
             return (
                 f"config key {_path(error)}: {key} is a run-time setting, not part of the experiment; remove "
                 f"it and give it to the run, e.g. `snakemake --config {new}=...` or a profile "
-                f"(profiles/test), or `ktnas search --{new.replace('_', '-')} ...` (docs/method.md §7.4)"
+                f"(profiles/test), or `{option} ...` "
+                "(docs/method.md §7.4)"
             )
     return None
 

@@ -1,7 +1,7 @@
 """Compare the per-seed result files of two pipeline runs (e.g. before and after a refactor).
 
     python scripts/compare_results.py BEFORE_DIR AFTER_DIR [--rename trans101/gcn=trans101/single]
-        [--move params.device=runtime.device ...]
+        [--move params.device=runtime.device ...] [--added phi ...]
 
 Each directory is a Snakemake working directory. Result files are matched by (space, run, seed[, task])
 whatever folder layout the run used (``results/search/{space}/{run}/seedN.json``, and the older
@@ -9,7 +9,8 @@ whatever folder layout the run used (``results/search/{space}/{run}/seedN.json``
 construction are dropped before comparing: ``ktnas_version`` and ``git_sha`` everywhere, and wall-clock
 measurements (any key naming seconds, GPU days, images per second or the device name). ``--move OLD=NEW``
 relocates a field of the before-files (dotted paths) where a change moved it on purpose, so that its value
-is still compared. Exits 1 when a file is missing on either side or differs.
+is still compared; ``--added KEY`` drops a key (at any depth) from the after-files where a change added a
+new field, so that every field both sides have is still compared. Exits 1 when a file is missing on either side or differs.
 """
 
 from __future__ import annotations
@@ -43,11 +44,15 @@ PATTERNS = [
 ]
 
 
-def strip(obj: Any) -> Any:
+def strip(obj: Any, added: re.Pattern[str] | None = None) -> Any:
     if isinstance(obj, dict):
-        return {k: strip(v) for k, v in obj.items() if not VOLATILE.search(k)}
+        return {
+            k: strip(v, added)
+            for k, v in obj.items()
+            if not VOLATILE.search(k) and not (added and added.match(k))
+        }
     if isinstance(obj, list):
-        return [strip(v) for v in obj]
+        return [strip(v, added) for v in obj]
     return obj
 
 
@@ -95,8 +100,12 @@ def main() -> int:
     ap.add_argument(
         "--move", action="append", default=[], help="OLD=NEW: a before-file field's new place (dotted paths)"
     )
+    ap.add_argument(
+        "--added", action="append", default=[], help="KEY: a field only the after-files have (any depth)"
+    )
     args = ap.parse_args()
     moves = [tuple(m.split("=")) for m in args.move]
+    added = re.compile("^(" + "|".join(map(re.escape, args.added)) + ")$") if args.added else None
     renames = dict(tuple(r.split("=")) for r in args.rename)
     before, after = collect(args.before), collect(args.after)
     mapped, renamed = {}, set()
@@ -115,7 +124,7 @@ def main() -> int:
         a, b = (json.loads(p.read_text()) for p in (mapped[key], after[key]))
         for old, new in moves:
             move(a, old, new)
-        a, b = strip(a), strip(b)
+        a, b = strip(a), strip(b, added)
         if key in renamed:  # a renamed run records its method under the new name
             a.pop("method", None)
             b.pop("method", None)

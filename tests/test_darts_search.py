@@ -230,6 +230,12 @@ def test_run_time_settings_are_not_experiment_settings():
             ValueError, match=rf"darts.{section}: {key} is a run-time setting.*--config {fix}="
         ):
             validate_config(bad)
+    bad = copy.deepcopy(raw)
+    bad["proxies"] = {"limit": 2}
+    with pytest.raises(
+        ValueError, match=r"proxies: limit is a run-time setting.*ktnas proxies compute --limit"
+    ):
+        validate_config(bad)
     with pytest.raises(ValueError, match=r"config key max_eval_images: 0 is out of range"):
         validate_config({**raw, "max_eval_images": 0})
     with pytest.raises(ValueError, match="max_eval_images must be a positive integer"):
