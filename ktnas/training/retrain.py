@@ -87,8 +87,8 @@ def retrain(
 
     ``runtime``: the data folder, the device and the smoke-run caps (docs/method.md §7.4).
     ``checkpoint``: file written after each epoch and resumed from if present (it must come from the
-    same architecture, config and run-time settings). ``stop_after``: return after that many epochs in total (for time-limited
-    jobs; rerun to continue). Returns ``test_acc`` (final epoch, %), ``best_test_acc`` and ``best_epoch``,
+    same architecture, config and run-time settings). ``stop_after``: return after that many epochs in
+    total (for time-limited jobs; rerun to continue). Returns ``test_acc`` (final epoch, %), ``best_test_acc`` and ``best_epoch``,
     ``params_m`` (auxiliary head excluded), ``epochs_done``, ``finished``, ``history`` (per-epoch dicts)
     and ``images_per_s``.
     """
