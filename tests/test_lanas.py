@@ -4,34 +4,12 @@ selection, and the search loop's stops."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from toys import problem, toy
 
-from ktnas.benchmarks import Benchmark, Direction, TaskSpec
 from ktnas.evaluator import BenchmarkProblem, Evaluator
 from ktnas.search.encoding import one_hot_genes
 from ktnas.search.lanas import LaNASNode, LatentActionTree, lanas
-from ktnas.spaces import get_space
-from ktnas.spaces.restricted import RestrictedSpace
-
-TOY_TASK = TaskSpec("toy", "nb201", "toy_valid", "toy_valid", Direction.MAXIMIZE, "linear toy objective")
-
-
-def toy(n_cells: int = 400, seed: int = 0) -> tuple[RestrictedSpace, Benchmark]:
-    """``n_cells`` random NAS-Bench-201 cells whose fitness is a random linear function of the ops."""
-    base = get_space("nb201")
-    rng = np.random.default_rng(seed)
-    cells = [base.from_index(int(i)) for i in rng.choice(15625, size=n_cells, replace=False)]
-    space = RestrictedSpace(base, cells)
-    archs = space.all_archs()
-    weight = rng.normal(size=(6, 5))
-    fit = [sum(weight[k, g] for k, g in enumerate(space.genes(a))) for a in archs]
-    table = pd.DataFrame({"toy_valid": fit}, index=pd.Index(archs, name="arch"))
-    return space, Benchmark("nb201", table, "toy")
-
-
-def problem(bench: Benchmark, space: RestrictedSpace, budget: int, stop: bool) -> BenchmarkProblem:
-    return BenchmarkProblem(Evaluator(bench, TOY_TASK, space.all_archs()), budget, stop)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from toys import onehot_distance
 
 from ktnas.benchmarks import get_task, load_benchmark
 from ktnas.evaluator import BenchmarkProblem, Evaluator
@@ -25,21 +26,6 @@ TASKS = ["cifar10", "cifar100", "imagenet16"]
 @pytest.fixture(scope="module")
 def nb201():
     return load_benchmark("nb201")
-
-
-def _onehot_distance(space):
-    vocab = {t: i for i, t in enumerate(space.vocabulary()[0])}
-
-    def vec(a):
-        v = np.zeros(len(vocab))
-        for t in space.tokens(a)[0]:
-            v[vocab[t]] = 1
-        return v / np.linalg.norm(v)
-
-    def dist(a, b):
-        return 1 - np.array([vec(x) for x in a]) @ np.array([vec(y) for y in b]).T
-
-    return dist
 
 
 def _problems(bench, tasks, **kw):
@@ -96,7 +82,7 @@ def test_multitask_invariants(nb201, policy):
         space,
         problems,
         ProxyREA(None),
-        make_policy(policy, 3, _onehot_distance(space)),
+        make_policy(policy, 3, onehot_distance(space)),
         cfg,
         np.random.default_rng(0),
     )
@@ -143,7 +129,7 @@ def test_multitask_runs_for_2_and_4_tasks(n_tasks):
         space,
         problems,
         ProxyREA(None),
-        make_policy("rank", n_tasks, _onehot_distance(space)),
+        make_policy("rank", n_tasks, onehot_distance(space)),
         LoopParams(generations=5),
         np.random.default_rng(0),
     )
@@ -173,7 +159,7 @@ class _CrashingProblem(BenchmarkProblem):
 @pytest.mark.parametrize("policy", ["rank", "adaptive"])
 def test_resume_after_crash_gives_identical_result(nb201, tmp_path, policy):
     space = get_space("nb201")
-    dist = _onehot_distance(space)
+    dist = onehot_distance(space)
 
     def search(problems, ckpt):
         return MultiTaskSearch(

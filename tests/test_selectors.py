@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from toys import onehot_distance
 
 from ktnas.benchmarks import get_task, load_benchmark
 from ktnas.evaluator import BenchmarkProblem, Evaluator
@@ -190,18 +191,6 @@ def nb201():
     return load_benchmark("nb201")
 
 
-def _onehot(space):
-    vocab = {t: i for i, t in enumerate(space.vocabulary()[0])}
-
-    def vec(a):
-        v = np.zeros(len(vocab))
-        for t in space.tokens(a)[0]:
-            v[vocab[t]] = 1
-        return v / np.linalg.norm(v)
-
-    return lambda a, b: 1 - np.array([vec(x) for x in a]) @ np.array([vec(y) for y in b]).T
-
-
 @pytest.mark.parametrize("policy", ["rank", "fittest", "random", "adaptive", *SELECTORS])
 def test_trace_records_transfer_diagnostics(nb201, policy):
     space = get_space("nb201")
@@ -212,7 +201,7 @@ def test_trace_records_transfer_diagnostics(nb201, policy):
         space,
         problems,
         ProxyREA(None),
-        make_policy(policy, 2, _onehot(space)),
+        make_policy(policy, 2, onehot_distance(space)),
         LoopParams(generations=8),
         np.random.default_rng(0),
     )

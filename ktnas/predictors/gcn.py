@@ -1,4 +1,5 @@
-"""GCN neural predictor (Wen et al., ECCV 2020) for the Trans101 low-fidelity search (spec §6.2, decision 3).
+"""GCN neural predictor (Wen et al., ECCV 2020) for the Trans101 low-fidelity search
+(docs/method.md §6.2.3, D37).
 
 Input: the op-as-vertex graph of a cell (``CellSpace.adjacency_ops``: adjacency plus one-hot ops).
 Three graph-convolution layers (hidden 64) propagate along the edges and against them (averaged, as in
@@ -106,7 +107,7 @@ def _adam_step(
 
 
 class GCNPredictor:
-    """Per-task GCN predictor: ``fit(archs, y)`` then ``predict(archs)`` (spec §6.2, decision 3).
+    """Per-task GCN predictor: ``fit(archs, y)`` then ``predict(archs)`` (docs/method.md §6.2.3, D37).
 
     ``seed`` makes every fit reproducible: an ``int`` seeds a fresh generator at each fit (same data →
     same model); a ``torch.Generator`` or ``numpy.random.Generator`` is advanced, so successive fits

@@ -8,10 +8,14 @@ project that is the one-hot of each integer gene, concatenated over the genes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ktnas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from ktnas.evaluator import BenchmarkProblem
 
 
 def one_hot_genes(space: SearchSpace, archs: Sequence[str]) -> np.ndarray:
@@ -35,4 +39,20 @@ def one_hot_genes(space: SearchSpace, archs: Sequence[str]) -> np.ndarray:
     return out
 
 
-__all__ = ["one_hot_genes"]
+def encode_space(
+    space: SearchSpace, problem: BenchmarkProblem
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Every cell of the finite ``space``, its :func:`one_hot_genes` rows, and which cells ``problem`` has
+    already queried with their fitness (NaN elsewhere): re-reading a queried cell costs nothing."""
+    archs = space.all_archs()
+    x = one_hot_genes(space, archs)
+    index = {a: i for i, a in enumerate(archs)}
+    queried = np.zeros(len(archs), dtype=bool)
+    fitness = np.full(len(archs), np.nan)
+    for a in problem.evaluator.queried:
+        if a in index:
+            queried[index[a]], fitness[index[a]] = True, problem.evaluator.query(a)
+    return archs, x, queried, fitness
+
+
+__all__ = ["encode_space", "one_hot_genes"]

@@ -37,7 +37,7 @@ import numpy as np
 
 from ktnas.evaluator import BenchmarkProblem
 from ktnas.results import TaskResult
-from ktnas.search.encoding import one_hot_genes
+from ktnas.search.encoding import encode_space
 from ktnas.search.single import task_result
 from ktnas.spaces.base import SearchSpace
 
@@ -193,14 +193,7 @@ def lanas(
         if value < 1:
             raise ValueError(f"lanas: {name} must be >= 1, got {value}")
     tree = LatentActionTree(height, c)  # validates height and c
-    archs = space.all_archs()
-    x = one_hot_genes(space, archs)
-    index = {a: i for i, a in enumerate(archs)}
-    queried = np.zeros(len(archs), dtype=bool)
-    fitness = np.full(len(archs), np.nan)
-    for a in problem.evaluator.queried:  # cells queried before this call cost nothing again
-        if a in index:
-            queried[index[a]], fitness[index[a]] = True, problem.evaluator.query(a)
+    archs, x, queried, fitness = encode_space(space, problem)
 
     pool = np.flatnonzero(~queried)
     for i in rng.choice(pool, size=min(n_init, pool.size), replace=False):

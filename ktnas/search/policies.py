@@ -105,7 +105,7 @@ class NoTransfer(TransferPolicy):
 
 
 class RandomTransfer(TransferPolicy):
-    """ "KTNAS w/o transfer rank": M uniformly random candidates (spec §3.4 notes)."""
+    """ "KTNAS w/o transfer rank": M uniformly random candidates (docs/method.md §3.4)."""
 
     def _select(
         self,

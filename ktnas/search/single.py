@@ -1,5 +1,5 @@
 """Single-task baselines: random search and regularized (aging) evolution, optionally with a zero-cost
-warm-up and pre-screen ("Zero" in paper Table II; docs/method.md §6.1 decision 3)."""
+warm-up and pre-screen ("Zero" in paper Table II; docs/method.md §6.1.3 (D32))."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def run_zero(
     hp: BenchmarkParams,
     ctx: TaskContext,
 ) -> TaskResult:
-    """``zero``: REA with the zero-cost warm-up and pre-screen of docs/method.md §6.1 decision 3."""
+    """``zero``: REA with the zero-cost warm-up and pre-screen of docs/method.md §6.1.3 (D32)."""
     proxy = ctx.proxy(problem.name, hp.proxy)
     return aging_evolution(
         space, problem, rng, hp.population_size, hp.tournament_size, proxy, hp.n_candidates, hp.warmup,

@@ -36,12 +36,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ktnas.evaluator import BenchmarkProblem
 from ktnas.results import TaskResult
-from ktnas.search.encoding import one_hot_genes
+from ktnas.search.encoding import encode_space
 from ktnas.search.single import task_result
 from ktnas.spaces.base import SearchSpace
 
@@ -129,17 +130,11 @@ def weaknas_steps(
 ) -> Iterator[WeakNASStep]:
     """Run WeakNAS, yielding each iteration's sample space and queries (iteration 0: the random start).
 
-    Arguments are those of :func:`weaknas`; stops when ``problem.finished()`` or no unqueried cell is left.
+    The settings are described in :func:`weaknas`; stops when ``problem.finished()`` or no unqueried
+    cell is left.
     """
     _check(n_init, n_per_iter, top_n, shrink, hidden, epochs, lr, weight_decay)
-    archs = space.all_archs()
-    x = one_hot_genes(space, archs)
-    index = {a: i for i, a in enumerate(archs)}
-    queried = np.zeros(len(archs), dtype=bool)
-    fitness = np.full(len(archs), np.nan)
-    for a in problem.evaluator.queried:  # cells queried before this call cost nothing again
-        if a in index:
-            queried[index[a]], fitness[index[a]] = True, problem.evaluator.query(a)
+    archs, x, queried, fitness = encode_space(space, problem)
 
     pool = np.flatnonzero(~queried)
     size = len(archs)
@@ -163,39 +158,16 @@ def weaknas_steps(
 
 
 def weaknas(
-    space: SearchSpace,
-    problem: BenchmarkProblem,
-    rng: np.random.Generator,
-    *,
-    n_init: int = 10,
-    n_per_iter: int = 10,
-    top_n: int = 100,
-    shrink: float = 0.5,
-    hidden: Sequence[int] = (64, 64),
-    epochs: int = 200,
-    lr: float = 1e-2,
-    weight_decay: float = 1e-4,
+    space: SearchSpace, problem: BenchmarkProblem, rng: np.random.Generator, **settings: Any
 ) -> TaskResult:
     """WeakNAS (Wu et al. 2021, Alg. 1) on a finite space until the problem is finished.
 
     ``n_init`` random cells, then per iteration a fresh MLP (``hidden`` ReLU layers, ``epochs`` Adam steps
     at ``lr``, L2 ``weight_decay``) ranks the unqueried cells; ``n_per_iter`` cells are drawn uniformly
-    from the top ``size_k`` (halved by ``shrink`` each iteration, never below ``top_n``). Defaults and
-    their sources: module docstring.
+    from the top ``size_k`` (halved by ``shrink`` each iteration, never below ``top_n``). ``settings`` are
+    the keyword arguments of :func:`weaknas_steps`; defaults and their sources: module docstring.
     """
-    for _ in weaknas_steps(
-        space,
-        problem,
-        rng,
-        n_init=n_init,
-        n_per_iter=n_per_iter,
-        top_n=top_n,
-        shrink=shrink,
-        hidden=hidden,
-        epochs=epochs,
-        lr=lr,
-        weight_decay=weight_decay,
-    ):
+    for _ in weaknas_steps(space, problem, rng, **settings):
         pass
     return task_result(problem)
 
