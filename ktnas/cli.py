@@ -213,7 +213,7 @@ def _cmd_darts_data(args: argparse.Namespace) -> None:
 
 
 def _cmd_darts_retrain(args: argparse.Namespace) -> None:
-    from ktnas.training.stages import run_darts_retrain
+    from ktnas.recipes.darts import run_darts_retrain
 
     result = run_darts_retrain(
         args.search,
@@ -261,6 +261,7 @@ def _cmd_figure(args: argparse.Namespace) -> None:
 
 def _cmd_results_page(args: argparse.Namespace) -> None:
     from ktnas._io import write_text
+    from ktnas.recipes import RECIPES, get_recipe
     from ktnas.report.results_page import read_table, results_page, transfer_ranks
 
     transfer = None
@@ -270,7 +271,8 @@ def _cmd_results_page(args: argparse.Namespace) -> None:
 
         results = [SearchResult.load(p) for p in args.transfer]
         transfer = transfer_ranks(results, load_benchmark(results[0].space, args.benchmark))
-    write_text(args.out, results_page([read_table(p) for p in args.tables], transfer))
+    specs = [spec for name in RECIPES if (spec := get_recipe(name).table_spec()) is not None]
+    write_text(args.out, results_page([read_table(p, specs) for p in args.tables], specs, transfer))
     log.info("wrote %s", args.out)
 
 

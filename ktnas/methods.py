@@ -9,10 +9,10 @@ is cheap to import from the config, the CLI and the Snakefile.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ktnas.baselines.base import Searcher
 from ktnas.search.policies import (
     AdaptiveTransfer,
     FittestTransfer,
@@ -34,24 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ktnas.evaluator import BenchmarkProblem
-    from ktnas.params import BenchmarkParams
-    from ktnas.results import TaskResult
-    from ktnas.search.checkpoint import Checkpointer
     from ktnas.spaces.base import SearchSpace
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    """What a single-task search may use besides its problem: a checkpoint and the task's proxy scores."""
-
-    checkpointer: Checkpointer
-    proxy: Callable[[str, str], dict[str, float]]  # (task, proxy name) -> arch -> score
-
-
-#: (space, problem, rng, params, context) -> the task's result
-Searcher = Callable[
-    ["SearchSpace", "BenchmarkProblem", "np.random.Generator", "BenchmarkParams", TaskContext], "TaskResult"
-]
 
 
 @dataclass(frozen=True)
@@ -98,36 +81,36 @@ class Method:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("rs", "random search", searcher="ktnas.search.single:run_random_search"),
-        Method("rea", "regularized evolution (aging; Real et al.)", searcher="ktnas.search.single:run_rea"),
+        Method("rs", "random search", searcher="ktnas.baselines.random_search:run_random_search"),
+        Method("rea", "regularized evolution (aging; Real et al.)", searcher="ktnas.baselines.rea:run_rea"),
         Method(
             "zero",
             "REA with zero-cost warm-up and pre-screen",
-            searcher="ktnas.search.single:run_zero",
+            searcher="ktnas.baselines.rea:run_zero",
             uses_proxy=True,
         ),
         Method(
             "gcn",
             "GCN neural predictor search (Wen et al.)",
-            searcher="ktnas.search.neural_predictor:neural_predictor",
+            searcher="ktnas.baselines.neural_predictor:neural_predictor",
             plain=True,
         ),
         Method(
             "lanas",
             "LaNAS: MCTS over learned partitions (Wang et al.)",
-            searcher="ktnas.search.lanas:lanas",
+            searcher="ktnas.baselines.lanas:lanas",
             plain=True,
         ),
         Method(
             "weaknas",
             "WeakNAS: iterated weak predictors (Wu et al.)",
-            searcher="ktnas.search.weaknas:weaknas",
+            searcher="ktnas.baselines.weaknas:weaknas",
             plain=True,
         ),
         Method(
             "nsganetv2",
             "NSGA-NetV2-style surrogate evolution, single objective",
-            searcher="ktnas.search.nsganetv2:nsganetv2",
+            searcher="ktnas.baselines.nsganetv2:nsganetv2",
             plain=True,
         ),
         Method("single", "the KTNAS loop without transfer (single-tasking)", policy=NoTransfer),

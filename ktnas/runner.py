@@ -18,7 +18,8 @@ import numpy as np
 
 from ktnas import __version__
 from ktnas._io import git_sha
-from ktnas.methods import Method, TaskContext, get_method
+from ktnas.baselines.base import TaskContext
+from ktnas.methods import Method, get_method
 from ktnas.recipes import get_recipe
 from ktnas.recipes.base import Recipe, SearchPaths, Setup
 from ktnas.results import SearchResult, TaskResult

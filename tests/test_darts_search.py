@@ -26,12 +26,18 @@ from ktnas.embedding import build_embedding
 from ktnas.params import Runtime
 from ktnas.recipes import SearchPaths, get_recipe
 from ktnas.recipes.base import task_seed
-from ktnas.recipes.darts import GROUPS, darts_retrain_params, darts_search_params, get_group
+from ktnas.recipes.darts import (
+    GROUPS,
+    darts_retrain_params,
+    darts_search_params,
+    get_group,
+    retrain_config,
+    run_darts_retrain,
+)
 from ktnas.runner import run_search
 from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import load_splits
 from ktnas.training.search_task import SearchConfig
-from ktnas.training.stages import retrain_config, run_darts_retrain
 
 ROOT = Path(__file__).resolve().parents[1]
 KTNAS = [sys.executable, "-m", "ktnas"]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from toys import problem, toy
 
+from ktnas.baselines.encoding import one_hot_genes
+from ktnas.baselines.lanas import LaNASNode, LatentActionTree, lanas
 from ktnas.evaluator import BenchmarkProblem, Evaluator
-from ktnas.search.encoding import one_hot_genes
-from ktnas.search.lanas import LaNASNode, LatentActionTree, lanas
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from ktnas.cli import main
+from ktnas.recipes.nb201 import evaluations_table
 from ktnas.report.stats import holm, paired_wilcoxon
-from ktnas.report.tables import csv_text, evaluations_table, study_references
+from ktnas.report.tables import csv_text, study_references
 from ktnas.results import SearchResult, TaskResult
 
 NB201 = ["cifar10", "cifar100", "imagenet16"]
@@ -321,7 +322,7 @@ def test_trans101_table_tests_avg_rank_and_keeps_the_paper_beside():
     from scipy.stats import wilcoxon
 
     from ktnas.benchmarks import load_benchmark
-    from ktnas.report.trans101_tables import found_frame, trans101_table
+    from ktnas.recipes.trans101 import found_frame, trans101_table
 
     cells = list(load_benchmark("trans101").table.index)
     tasks = ["class_object", "class_scene", "room_layout"]

@@ -7,8 +7,20 @@ import pandas as pd
 import pytest
 
 from ktnas.cli import main
-from ktnas.report.results_page import FAILS, HOLDS, UNTESTED, check_claims, read_table, transfer_claim
+from ktnas.recipes import RECIPES, get_recipe
+from ktnas.report.results_page import (
+    FAILS,
+    HOLDS,
+    UNTESTED,
+    ClaimSpec,
+    check_claims,
+    read_table,
+    transfer_claim,
+)
 from ktnas.report.tables import COLUMNS, csv_text
+
+#: what the recipes tell the page (NAS-Bench-201's Table II and TransNAS-Bench-101's Table III)
+SPECS = [spec for name in RECIPES if (spec := get_recipe(name).table_spec()) is not None]
 
 NAN = float("nan")
 TASKS = {
@@ -45,10 +57,10 @@ def _csv(tmp_path, name, headline, rows, label="method"):
 def _verdicts(tmp_path, nb=None, tr=None, transfer=None):
     tables = []
     if nb is not None:
-        tables.append(read_table(_csv(tmp_path, "nb201_main.csv", "total", nb)))
+        tables.append(read_table(_csv(tmp_path, "nb201_main.csv", "total", nb), SPECS))
     if tr is not None:
-        tables.append(read_table(_csv(tmp_path, "trans101_main.csv", "avg_rank", tr)))
-    return {c.key: c for c in check_claims(tables, transfer)}
+        tables.append(read_table(_csv(tmp_path, "trans101_main.csv", "avg_rank", tr), SPECS))
+    return {c.key: c for c in check_claims(tables, SPECS, transfer)}
 
 
 def test_fewest_holds_unless_a_row_is_significantly_lower(tmp_path):
@@ -112,20 +124,41 @@ def test_old_tables_are_refused_with_the_fix(tmp_path):
     old = tmp_path / "nb201_main.csv"
     old.write_text("method,task,mean,std,n_seeds\nktnas,total,1,0,1\n")
     with pytest.raises(ValueError, match="regenerate it with `ktnas table`"):
-        read_table(old)
+        read_table(old, SPECS)
 
 
 def test_the_held_out_table_is_shown_but_not_taken_for_table_ii(tmp_path):
     from ktnas.report.results_page import results_page
 
     main_t = read_table(
-        _csv(tmp_path, "nb201_main.csv", "total", [("ktnas", 100.0, NAN), ("rea", 90.0, 0.01)])
+        _csv(tmp_path, "nb201_main.csv", "total", [("ktnas", 100.0, NAN), ("rea", 90.0, 0.01)]), SPECS
     )
     held = read_table(
-        _csv(tmp_path, "nb201_heldout.csv", "total", [("ktnas", 100.0, NAN), ("rea", 200.0, 0.01)])
+        _csv(tmp_path, "nb201_heldout.csv", "total", [("ktnas", 100.0, NAN), ("rea", 200.0, 0.01)]), SPECS
     )
     assert (main_t.study, held.study) == ("main", "heldout")
-    claims = {c.key: c for c in check_claims([main_t, held])}
+    claims = {c.key: c for c in check_claims([main_t, held], SPECS)}
     assert claims["a"].verdict == FAILS  # decided on the main table, where rea is significantly lower
-    page = results_page([main_t, held])
+    page = results_page([main_t, held], SPECS)
     assert "nb201_heldout.csv" in page and "nb201_main.csv" in page
+
+
+def test_the_held_out_table_is_shown_as_table_ii_against_its_own_reference(tmp_path):
+    from ktnas.report.results_page import results_page
+
+    held = _csv(tmp_path, "nb201_heldout.csv", "total", [("ktnas", 100.0, NAN), ("rea", 200.0, 0.01)])
+    frame = pd.read_csv(held)
+    frame.loc[frame["method"] == "ktnas", "reference"] = "rea"
+    frame.loc[frame["method"] == "rea", "reference"] = np.nan
+    frame.to_csv(held, index=False)
+    page = results_page([read_table(held, SPECS)], SPECS)
+    assert "## NAS-Bench-201, held-out seeds: evaluations until the best architecture is found" in page
+    assert "of the row against rea" in page and "default setting" not in page
+
+
+def test_a_table_of_no_known_space_and_an_unknown_rule_are_refused(tmp_path):
+    other = _csv(tmp_path, "nb201_main.csv", "total", [("ktnas", 100.0, NAN)])
+    with pytest.raises(ValueError, match="has neither a 'avg_rank' row"):
+        read_table(other, [s for s in SPECS if s.headline == "avg_rank"])
+    with pytest.raises(ValueError, match="unknown rule 'best'"):
+        ClaimSpec("z", "a claim", "best")

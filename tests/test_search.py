@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from toys import onehot_distance
 
+from ktnas.baselines.random_search import random_search
+from ktnas.baselines.rea import aging_evolution
 from ktnas.benchmarks import get_task, load_benchmark
 from ktnas.evaluator import BenchmarkProblem, Evaluator
 from ktnas.params import LoopParams
@@ -17,7 +19,6 @@ from ktnas.search.checkpoint import Checkpointer
 from ktnas.search.multitask import MultiTaskSearch
 from ktnas.search.policies import make_policy
 from ktnas.search.reproduction import ProxyREA
-from ktnas.search.single import aging_evolution, random_search
 from ktnas.spaces import get_space
 
 TASKS = ["cifar10", "cifar100", "imagenet16"]

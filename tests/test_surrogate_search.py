@@ -10,10 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ktnas.benchmarks import Benchmark, Direction, TaskSpec
-from ktnas.evaluator import BenchmarkProblem, Evaluator
-from ktnas.search.neural_predictor import neural_predictor
-from ktnas.search.nsganetv2 import (
+from ktnas.baselines.neural_predictor import neural_predictor
+from ktnas.baselines.nsganetv2 import (
     CubicRBF,
     GaussianProcess,
     Ridge,
@@ -22,6 +20,8 @@ from ktnas.search.nsganetv2 import (
     nsganetv2,
     one_hot,
 )
+from ktnas.benchmarks import Benchmark, Direction, TaskSpec
+from ktnas.evaluator import BenchmarkProblem, Evaluator
 from ktnas.spaces.restricted import RestrictedSpace
 from ktnas.spaces.trans101 import Trans101Space
 

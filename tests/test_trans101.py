@@ -368,7 +368,7 @@ def test_gcn_deterministic(table: pd.DataFrame) -> None:
 
 # -- Fig. 2: Kendall tau between tasks ------------------------------------------------------------------
 def test_kendall_matrix_and_heatmap(table: pd.DataFrame, tmp_path: Path) -> None:
-    from ktnas.report.trans101 import kendall_matrix, plot_kendall_heatmap
+    from ktnas.report.kendall import kendall_matrix, plot_kendall_heatmap
 
     bench = load_benchmark("trans101")
     df = kendall_matrix(bench, tb.TASK_NAMES)

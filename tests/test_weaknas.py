@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from toys import problem, toy
 
+from ktnas.baselines.encoding import one_hot_genes
+from ktnas.baselines.weaknas import weaknas, weaknas_steps
 from ktnas.evaluator import BenchmarkProblem, Evaluator
-from ktnas.search.encoding import one_hot_genes
-from ktnas.search.weaknas import weaknas, weaknas_steps
 from ktnas.spaces import get_space
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ktnas.methods import Method
+    from ktnas.report.results_page import TableSpec
     from ktnas.search.multitask import Reproduction
     from ktnas.search.problem import Problem
     from ktnas.search.transfer import DistanceFn
@@ -174,6 +175,10 @@ class Recipe(ABC):
         self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
         """The results table of one study (CSV frame and Markdown) from its result files."""
+
+    def table_spec(self) -> TableSpec | None:
+        """How the results page reads, shows and judges this space's tables (None: not on the page)."""
+        return None
 
 
 class TabularRecipe(Recipe):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ktnas.methods import Method
+    from ktnas.report.results_page import TableSpec
     from ktnas.search.base import Individual
     from ktnas.search.problem import Problem
     from ktnas.search.reproduction import Child
@@ -69,9 +70,44 @@ class NB201Recipe(TabularRecipe):
     def table(
         self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
-        from ktnas.report.tables import evaluations_table
-
         return evaluations_table([SearchResult.load(p) for p in inputs], study, versus)
+
+    def table_spec(self) -> TableSpec:
+        """Table II on the results page, and the paper's claims (a)–(c) and (e) on it."""
+        from ktnas.report.results_page import BEATS, FEWEST, TRANSFER, ClaimSpec, TableSpec
+
+        ours, what = PAPER_TABLE_II["ktnas"][3], "evaluations in total"
+        claims = (
+            ClaimSpec(
+                "a",
+                "KTNAS needs the fewest evaluations on NAS-Bench-201 in total "
+                f"(paper Table II: {ours}, the lowest row).",
+                FEWEST,
+                "total",
+                what,
+            ),
+            ClaimSpec(
+                "b",
+                "KTNAS beats KTNAS without transfer rank (ktnas_random) on NAS-Bench-201 "
+                f"(paper: {ours} vs {PAPER_TABLE_II['ktnas_random'][3]} in total).",
+                BEATS,
+                "total",
+                what,
+                "ktnas_random",
+            ),
+            ClaimSpec(
+                "c",
+                f"KTNAS beats MTNAS on NAS-Bench-201 (paper: {ours} vs {PAPER_TABLE_II['mtnas'][3]} in total).",
+                BEATS,
+                "total",
+                what,
+                "mtnas",
+            ),
+            ClaimSpec(
+                "e", "KTNAS's transferred cells rank better than random transfer's (paper Fig. 6).", TRANSFER
+            ),
+        )
+        return TableSpec("total", 1, page_markdown, claims)
 
 
 class PerTaskProxyREA:
@@ -97,3 +133,121 @@ class PerTaskProxyREA:
         rng: np.random.Generator,
     ) -> list[Child]:
         return self.by_task[problem.name].offspring(space, problem, population, transferred, k, rng)
+
+
+# -- Table II and the KTNAS studies (Tables VII- and VIII-style) ------------------------------------------
+#: paper Table II tasks, in the order of the tuples below
+PAPER_TASKS_II = ("cifar10", "cifar100", "imagenet16", "total")
+#: paper Table II (docs/method.md §7): evaluations until the best architecture is found (C-10, C-100,
+#: ImageNet16-120, total); gcn, lanas and weaknas are rows the paper quotes from earlier work
+PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
+    "rs": (7782.1, 7621.2, 7726.1, 23129.4),
+    "rea": (563.2, 438.2, 715.1, 1439.6),
+    "gcn": (214.4, 260.5, 250.6, 725.5),
+    "lanas": (247.1, 187.5, 292.4, 727.0),
+    "weaknas": (182.1, 78.4, 268.4, 528.9),
+    "zero": (230.8, 18.4, 213.0, 462.2),
+    "mtnas": (106.0, 30.1, 92.3, 228.4),
+    "ktnas_random": (105.8, 51.6, 66.1, 223.5),
+    "ktnas": (100.7, 27.9, 60.0, 188.5),
+}
+#: paper Table VIII, the row ktnas also runs (node2vec; arch2vec and CATE are not implemented)
+PAPER_TABLE_VIII: dict[str, tuple[float, float, float, float]] = {
+    "ktnas-emb-node2vec": (100.7, 27.9, 60.0, 188.5),
+}
+
+
+STUDY_TITLES = {"sensitivity": "Sensitivity of KTNAS (r, m, M)", "ablation": "Embedding ablation"}
+
+
+def nb201_markdown(table: pd.DataFrame, censored: int | None = None, versus: str | None = None) -> str:
+    """Table II: our mean ± std beside the paper's number for every row the paper has (each row tested
+    against ``versus``, default ktnas)."""
+    from ktnas.report.tables import REFERENCE, p_caption, paper_by_task, wide_markdown
+
+    versus = versus or REFERENCE
+    tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
+    paper = paper_by_task(PAPER_TABLE_II, PAPER_TASKS_II, tasks)
+    lines = [
+        "# NAS-Bench-201: evaluations until the best architecture is found",
+        "",
+        "Mean ± std over seeds (lower is better); `total` = the per-seed sum over the tasks. `paper` = KTNAS "
+        "paper Table II (mean of 10 runs; – = a row the paper does not have). " + p_caption(versus),
+        "",
+        *wide_markdown(table, "total", paper),
+    ]
+    if censored is not None:
+        lines += ["", f"Runs that never queried the optimum (value = evaluations spent): {censored}."]
+    return "\n".join(lines) + "\n"
+
+
+def page_markdown(table: pd.DataFrame, study: str) -> str:
+    """A table read back from its CSV for the results page: Table II (main or held-out, against the
+    table's own reference row) or a study."""
+    from ktnas.report.tables import reference_of
+
+    if study not in ("main", "heldout"):
+        return study_markdown(table, study)
+    md = nb201_markdown(table, versus=reference_of(table))
+    return md if study == "main" else md.replace("# NAS-Bench-201: ", "# NAS-Bench-201, held-out seeds: ", 1)
+
+
+def study_markdown(table: pd.DataFrame, study: str) -> str:
+    """A KTNAS study table (one row per run variant), each variant tested against the default setting."""
+    from ktnas.report.tables import p_caption, paper_by_task, wide_markdown
+
+    tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
+    paper = paper_by_task(PAPER_TABLE_VIII, PAPER_TASKS_II, tasks) if study == "ablation" else None
+    paper_note = " `paper` = paper Table VIII (node2vec row)." if paper else ""
+    lines = [
+        f"# NAS-Bench-201: {STUDY_TITLES.get(study, study)}",
+        "",
+        "Evaluations until the best architecture is found, mean ± std over seeds (lower is better)."
+        + paper_note
+        + " "
+        + p_caption("the default setting (`vs`: the run with ktnas's default value of the parameter varied)"),
+        "",
+        *wide_markdown(table, "total", paper, show_reference=True),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def evaluations_table(
+    results: Sequence[SearchResult], study: str, versus: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Table II (``main``, or the held-out ``heldout``: one row per method, each tested against
+    ``versus``, default ``ktnas``) or a KTNAS study (one row per run variant, each tested against the
+    default setting; the ``ktnas`` run's results, if passed, are the fallback reference and a row only
+    where a variant is compared with them)."""
+    from ktnas.report.tables import (
+        REFERENCE,
+        evaluations_frame,
+        method_references,
+        study_references,
+        summarise_evaluations,
+    )
+
+    tasks = [t.task for t in results[0].tasks]
+    if study in ("main", "heldout"):
+        versus = versus or REFERENCE
+        per_seed = evaluations_frame(results)
+        refs = method_references(list(dict.fromkeys(per_seed["method"])), versus)
+        table = summarise_evaluations(per_seed, "method", tasks, refs)
+        md = nb201_markdown(table, int(per_seed["censored"].sum()), versus)
+        if study == "heldout":
+            seeds = sorted(set(per_seed["seed"]))
+            md = md.replace(
+                "# NAS-Bench-201: evaluations",
+                f"# NAS-Bench-201, held-out seeds {seeds[0]}–{seeds[-1]}: evaluations",
+            )
+        return table, md
+    params: dict[str, dict[str, Any]] = {}
+    for r in results:
+        params.setdefault(r.run, r.params)
+    refs = study_references(params)
+    if REFERENCE not in refs.values():  # the ktnas run is passed as a fallback: a row only when used
+        results = [r for r in results if r.run != REFERENCE]
+        refs.pop(REFERENCE, None)
+    per_seed = evaluations_frame(results, label="run")
+    table = summarise_evaluations(per_seed, "run", tasks, refs)
+    return table, study_markdown(table, study)

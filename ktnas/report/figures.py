@@ -205,7 +205,7 @@ def plot_transfer_rank(results: Sequence[SearchResult], benchmark: Any, path: Pa
 
 def plot_kendall(results: Sequence[SearchResult], benchmark: Any, path: Path) -> None:
     """Fig. 2: Kendall τ between the benchmark's task rankings."""
-    from ktnas.report.trans101 import kendall_matrix, plot_kendall_heatmap
+    from ktnas.report.kendall import kendall_matrix, plot_kendall_heatmap
 
     plot_kendall_heatmap(kendall_matrix(benchmark), path)
 

@@ -1,7 +1,9 @@
 """The "Results against the paper" page (``docs/results.md``), generated from the pipeline's table CSVs.
 
-It shows Table II and Table III beside the paper's numbers (and any study table passed), and checks the
-paper's claims, each by a rule computed from the tables' numbers, never by a hand-written verdict:
+The page is generic: each space's recipe supplies a :class:`TableSpec` (how its tables read, how they
+render beside the paper, and which of the paper's claims they decide), and the page shows every table
+passed beside the paper's numbers and decides each claim by a rule computed from the tables' numbers,
+never by a hand-written verdict. The recipes of NAS-Bench-201 and TransNAS-Bench-101 supply these claims:
 
 (a) KTNAS needs the fewest evaluations on NAS-Bench-201 (total): holds iff no other row has a
     significantly lower total;
@@ -18,7 +20,7 @@ the mean on the better side. A claim is "not tested" when its rows are missing o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,15 +31,48 @@ import pandas as pd
 from ktnas import __version__
 from ktnas._io import KtnasError, git_sha
 from ktnas.report.stats import ALPHA, format_p, paired_wilcoxon
-from ktnas.report.tables import (
-    PAPER_TABLE_II,
-    REFERENCE,
-    nb201_markdown,
-    study_markdown,
-)
-from ktnas.report.trans101_tables import PAPER_TABLE_III, trans101_markdown
+from ktnas.report.tables import REFERENCE
 
 HOLDS, FAILS, UNTESTED = "holds", "does not hold", "not tested"
+#: the rules a claim can be decided by (:class:`ClaimSpec`)
+FEWEST, BEATS, TRANSFER = "fewest", "beats", "transfer"
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One claim of the paper on a space's main table, and the rule that decides it.
+
+    ``rule`` is :data:`FEWEST` (no other row is significantly lower than ktnas in ``quantity``),
+    :data:`BEATS` (ktnas is significantly lower than ``other``) or :data:`TRANSFER` (ktnas's transferred
+    cells rank better than ``ktnas_random``'s; decided on search results, not on the table). ``what``
+    names the headline's unit in the detail line.
+    """
+
+    key: str
+    statement: str
+    rule: str
+    quantity: str = ""
+    what: str = ""
+    other: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rule not in (FEWEST, BEATS, TRANSFER):
+            raise ValueError(
+                f"claim ({self.key}): unknown rule {self.rule!r}; use {FEWEST}, {BEATS} or {TRANSFER}"
+            )
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What one space's recipe tells the page about its results tables."""
+
+    #: the aggregate row that identifies the space's tables and decides its claims ("total", "avg_rank")
+    headline: str
+    #: decimals of the headline in the claims' detail lines
+    digits: int
+    #: (table read back, its study) -> Markdown, with the paper's numbers beside ours where it has them
+    markdown: Callable[[pd.DataFrame, str], str]
+    claims: tuple[ClaimSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,8 +100,8 @@ class ResultTable:
         return str(self.frame.columns[0])
 
 
-def read_table(path: str | Path) -> ResultTable:
-    """Read a ``ktnas table`` CSV of NAS-Bench-201 or TransNAS-Bench-101 (see :mod:`ktnas.report.tables`)."""
+def read_table(path: str | Path, specs: Sequence[TableSpec]) -> ResultTable:
+    """Read a ``ktnas table`` CSV of a space with a :class:`TableSpec` (see :mod:`ktnas.report.tables`)."""
     path = Path(path)
     try:
         frame = pd.read_csv(path)
@@ -79,9 +114,10 @@ def read_table(path: str | Path) -> ResultTable:
             "regenerate it with `ktnas table`"
         )
     tasks = set(frame["task"])
-    headline = "total" if "total" in tasks else "avg_rank" if "avg_rank" in tasks else ""
+    headline = next((s.headline for s in specs if s.headline in tasks), "")
     if not headline:
-        raise ValueError(f"{path.name}: neither a Table II (total) nor a Table III (avg_rank) table")
+        rows = " or ".join(f"a {s.headline!r} row" for s in specs)
+        raise ValueError(f"{path.name}: has neither {rows}; pass a main or study table of a benchmark space")
     # the pipeline names tables {space}_{study}.csv; a file named otherwise is a main table if its rows are
     # methods, else a study named by the file
     named = path.stem.partition("_")[2]
@@ -186,73 +222,59 @@ def transfer_claim(per_seed: pd.DataFrame | None) -> tuple[str, str]:
     return _pairwise_verdict(p, ours < theirs), detail
 
 
-def check_claims(tables: Sequence[ResultTable], transfer: pd.DataFrame | None = None) -> list[Claim]:
-    """The paper's claims (module docstring), each decided by its rule on these tables."""
+_RULE_FEWEST = (
+    "holds iff no other method has a significantly lower {x} than ktnas (Holm-adjusted paired "
+    "Wilcoxon p < 0.05 with a lower mean)"
+)
+_RULE_BEATS = "holds iff ktnas's {x} is lower than {o}'s with Holm-adjusted paired Wilcoxon p < 0.05"
+_RULE_TRANSFER = (
+    "holds iff the per-seed mean rank of ktnas's transferred cells is lower than ktnas_random's with "
+    "paired Wilcoxon p < 0.05"
+)
+
+
+def check_claims(
+    tables: Sequence[ResultTable], specs: Sequence[TableSpec], transfer: pd.DataFrame | None = None
+) -> list[Claim]:
+    """The claims of every spec, in key order, each decided by its rule on these tables."""
     main = {t.headline: t for t in tables if t.study == "main"}
-    nb, tr = main.get("total"), main.get("avg_rank")
-    rule_fewest = (
-        "holds iff no other method has a significantly lower {x} than ktnas (Holm-adjusted paired "
-        "Wilcoxon p < 0.05 with a lower mean)"
-    )
-    rule_beats = "holds iff ktnas's {x} is lower than {o}'s with Holm-adjusted paired Wilcoxon p < 0.05"
-    paper_ii = PAPER_TABLE_II
-    claims = [
-        Claim(
-            "a",
-            "KTNAS needs the fewest evaluations on NAS-Bench-201 in total "
-            f"(paper Table II: {paper_ii['ktnas'][3]}, the lowest row).",
-            rule_fewest.format(x="total"),
-            *fewest(nb, "evaluations in total", 1),
-        ),
-        Claim(
-            "b",
-            "KTNAS beats KTNAS without transfer rank (ktnas_random) on NAS-Bench-201 "
-            f"(paper: {paper_ii['ktnas'][3]} vs {paper_ii['ktnas_random'][3]} in total).",
-            rule_beats.format(x="total", o="ktnas_random"),
-            *beats(nb, "ktnas_random", "evaluations in total", 1),
-        ),
-        Claim(
-            "c",
-            f"KTNAS beats MTNAS on NAS-Bench-201 (paper: {paper_ii['ktnas'][3]} vs {paper_ii['mtnas'][3]} in total).",
-            rule_beats.format(x="total", o="mtnas"),
-            *beats(nb, "mtnas", "evaluations in total", 1),
-        ),
-        Claim(
-            "d",
-            "KTNAS has the best TransNAS-Bench-101 average rank "
-            f"(paper Table III: {PAPER_TABLE_III['ktnas'][3]}, the lowest row but the optimum).",
-            rule_fewest.format(x="average rank"),
-            *fewest(tr, "average rank", 2),
-        ),
-        Claim(
-            "e",
-            "KTNAS's transferred cells rank better than random transfer's (paper Fig. 6).",
-            "holds iff the per-seed mean rank of ktnas's transferred cells is lower than ktnas_random's with "
-            "paired Wilcoxon p < 0.05",
-            *transfer_claim(transfer),
-        ),
-    ]
-    return claims
+    claims = []
+    for spec in specs:
+        table = main.get(spec.headline)
+        for c in spec.claims:
+            if c.rule == FEWEST:
+                rule = _RULE_FEWEST.format(x=c.quantity)
+                verdict, detail = fewest(table, c.what, spec.digits)
+            elif c.rule == BEATS:
+                rule = _RULE_BEATS.format(x=c.quantity, o=c.other)
+                verdict, detail = beats(table, c.other, c.what, spec.digits)
+            else:
+                rule = _RULE_TRANSFER
+                verdict, detail = transfer_claim(transfer)
+            claims.append(Claim(c.key, c.statement, rule, verdict, detail))
+    return sorted(claims, key=lambda c: c.key)
 
 
 def _demote(md: str) -> str:
     return "\n".join("#" + line if line.startswith("#") else line for line in md.splitlines()) + "\n"
 
 
-def results_page(tables: Sequence[ResultTable], transfer: pd.DataFrame | None = None) -> str:
+def results_page(
+    tables: Sequence[ResultTable], specs: Sequence[TableSpec], transfer: pd.DataFrame | None = None
+) -> str:
     """The whole Markdown page: claims with their verdicts, then the tables beside the paper."""
     kinds = [(t.headline, t.study) for t in tables]
     repeated = sorted({k for k in kinds if kinds.count(k) > 1})
     if repeated:
         raise ValueError(f"two tables of the same kind and study {repeated}; pass each table once")
-    claims = check_claims(tables, transfer)
+    claims = check_claims(tables, specs, transfer)
     lines = [
         "# Results against the paper",
         "",
-        f"Generated by `ktnas results-page` (ktnas {__version__}, git {git_sha()}) from "
+        f"Built from commit {git_sha()} (ktnas {__version__}) by `ktnas results-page` from "
         + ", ".join(f"`{t.name}`" for t in tables)
-        + "; do not edit by hand. The pipeline writes it to `results/docs/results.md`; copy it here to "
-        "publish it. Each verdict is a rule computed from the tables' numbers.",
+        + "; do not edit by hand. The pipeline writes it to `results/docs/results.md`; `snakemake publish` "
+        "rebuilds it and copies it here. Each verdict is a rule computed from the tables' numbers.",
         "",
         "## The paper's claims in this harness",
         "",
@@ -263,13 +285,7 @@ def results_page(tables: Sequence[ResultTable], transfer: pd.DataFrame | None = 
     ]
     for c in claims:
         lines += [f"**({c.key}) {c.statement}** Rule: {c.rule}. Verdict: **{c.verdict}**. {c.detail}", ""]
-    order = {"total": 0, "avg_rank": 1}
-    for t in sorted(tables, key=lambda t: (t.study != "main", order[t.headline])):
-        if t.study == "main" and t.headline == "total":
-            md = nb201_markdown(t.frame)
-        elif t.study == "main":
-            md = trans101_markdown(t.frame)
-        else:
-            md = study_markdown(t.frame, t.study)
-        lines.append(_demote(md))
+    by_headline = {s.headline: (i, s) for i, s in enumerate(specs)}
+    for t in sorted(tables, key=lambda t: (t.study != "main", by_headline[t.headline][0])):
+        lines.append(_demote(by_headline[t.headline][1].markdown(t.frame, t.study)))
     return "\n".join(lines)

@@ -32,32 +32,10 @@ COLUMNS = ["task", "mean", "std", "n_seeds", "median", "p_vs_ktnas", "p_raw", "r
 #: the row every method of a main table is compared with
 REFERENCE = "ktnas"
 
-#: paper Table II tasks, in the order of the tuples below
-PAPER_TASKS_II = ("cifar10", "cifar100", "imagenet16", "total")
-#: paper Table II (docs/method.md §7): evaluations until the best architecture is found (C-10, C-100,
-#: ImageNet16-120, total); gcn, lanas and weaknas are rows the paper quotes from earlier work
-PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
-    "rs": (7782.1, 7621.2, 7726.1, 23129.4),
-    "rea": (563.2, 438.2, 715.1, 1439.6),
-    "gcn": (214.4, 260.5, 250.6, 725.5),
-    "lanas": (247.1, 187.5, 292.4, 727.0),
-    "weaknas": (182.1, 78.4, 268.4, 528.9),
-    "zero": (230.8, 18.4, 213.0, 462.2),
-    "mtnas": (106.0, 30.1, 92.3, 228.4),
-    "ktnas_random": (105.8, 51.6, 66.1, 223.5),
-    "ktnas": (100.7, 27.9, 60.0, 188.5),
-}
-#: paper Table VIII, the row ktnas also runs (node2vec; arch2vec and CATE are not implemented)
-PAPER_TABLE_VIII: dict[str, tuple[float, float, float, float]] = {
-    "ktnas-emb-node2vec": (100.7, 27.9, 60.0, 188.5),
-}
-
 #: sensitivity runs ``ktnas-<letter><value>`` (named by the recipes' ``runs``) -> the parameter varied
 STUDY_PARAMS = {"r": "elite_ratio", "m": "saved_generations", "M": "n_transferred"}
 _SENSITIVITY = re.compile(r"^ktnas-(?P<letter>[rmM])(?P<value>[0-9.]+)$")
 _ABLATION = re.compile(r"^ktnas-emb-(?P<encoding>.+)$")
-
-STUDY_TITLES = {"sensitivity": "Sensitivity of KTNAS (r, m, M)", "ablation": "Embedding ablation"}
 
 
 def evaluations_frame(results: Sequence[SearchResult], label: str = "method") -> pd.DataFrame:
@@ -249,74 +227,14 @@ def paper_by_task(
     }
 
 
-def nb201_markdown(table: pd.DataFrame, censored: int | None = None, versus: str = REFERENCE) -> str:
-    """Table II: our mean ± std beside the paper's number for every row the paper has."""
-    tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
-    paper = paper_by_task(PAPER_TABLE_II, PAPER_TASKS_II, tasks)
-    lines = [
-        "# NAS-Bench-201: evaluations until the best architecture is found",
-        "",
-        "Mean ± std over seeds (lower is better); `total` = the per-seed sum over the tasks. `paper` = KTNAS "
-        "paper Table II (mean of 10 runs; – = a row the paper does not have). " + p_caption(versus),
-        "",
-        *wide_markdown(table, "total", paper),
-    ]
-    if censored is not None:
-        lines += ["", f"Runs that never queried the optimum (value = evaluations spent): {censored}."]
-    return "\n".join(lines) + "\n"
-
-
-def study_markdown(table: pd.DataFrame, study: str) -> str:
-    """A KTNAS study table (one row per run variant), each variant tested against the default setting."""
-    tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
-    paper = paper_by_task(PAPER_TABLE_VIII, PAPER_TASKS_II, tasks) if study == "ablation" else None
-    paper_note = " `paper` = paper Table VIII (node2vec row)." if paper else ""
-    lines = [
-        f"# NAS-Bench-201: {STUDY_TITLES.get(study, study)}",
-        "",
-        "Evaluations until the best architecture is found, mean ± std over seeds (lower is better)."
-        + paper_note
-        + " "
-        + p_caption("the default setting (`vs`: the run with ktnas's default value of the parameter varied)"),
-        "",
-        *wide_markdown(table, "total", paper, show_reference=True),
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def method_references(methods: Sequence[str], versus: str) -> dict[str, str | None]:
     """Every method tested against ``versus`` (None: the reference row itself, or ``versus`` absent)."""
     return {m: (versus if versus in methods and m != versus else None) for m in methods}
 
 
-def evaluations_table(
-    results: Sequence[SearchResult], study: str, versus: str | None = None
-) -> tuple[pd.DataFrame, str]:
-    """Table II (``main``, or the held-out ``heldout``: one row per method, each tested against
-    ``versus``, default ``ktnas``) or a KTNAS study (one row per run variant, each tested against the
-    default setting; the ``ktnas`` run's results, if passed, are the fallback reference and a row only
-    where a variant is compared with them)."""
-    tasks = [t.task for t in results[0].tasks]
-    if study in ("main", "heldout"):
-        versus = versus or REFERENCE
-        per_seed = evaluations_frame(results)
-        refs = method_references(list(dict.fromkeys(per_seed["method"])), versus)
-        table = summarise_evaluations(per_seed, "method", tasks, refs)
-        md = nb201_markdown(table, int(per_seed["censored"].sum()), versus)
-        if study == "heldout":
-            seeds = sorted(set(per_seed["seed"]))
-            md = md.replace(
-                "# NAS-Bench-201: evaluations",
-                f"# NAS-Bench-201, held-out seeds {seeds[0]}–{seeds[-1]}: evaluations",
-            )
-        return table, md
-    params: dict[str, dict[str, Any]] = {}
-    for r in results:
-        params.setdefault(r.run, r.params)
-    refs = study_references(params)
-    if REFERENCE not in refs.values():  # the ktnas run is passed as a fallback: a row only when used
-        results = [r for r in results if r.run != REFERENCE]
-        refs.pop(REFERENCE, None)
-    per_seed = evaluations_frame(results, label="run")
-    table = summarise_evaluations(per_seed, "run", tasks, refs)
-    return table, study_markdown(table, study)
+def reference_of(table: pd.DataFrame) -> str | None:
+    """The row a table read back from CSV tests its rows against (its ``reference`` column)."""
+    if "reference" not in table:
+        return None
+    refs = table["reference"].dropna()
+    return str(refs.iloc[0]) if len(refs) else None

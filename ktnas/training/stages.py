@@ -14,7 +14,6 @@ from typing import Any
 from ktnas import __version__
 from ktnas._io import KtnasError, git_sha
 from ktnas.params import Runtime
-from ktnas.recipes.darts import device_name, retrain_defaults
 
 DEFAULT_DATA_ROOT = Path(Runtime.data_root)
 
@@ -42,9 +41,9 @@ def prepare_dataset(
     }
 
 
-def retrain_config(task: str, params: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
-    """RetrainConfig defaults < the task's defaults (C=48/42 on CIFAR, 20 on 28×28 data) < ``params``;
-    ``seed`` applies unless ``params`` sets one."""
+def retrain_config(params: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
+    """RetrainConfig defaults < ``params`` (the DARTS recipe merges in its per-task defaults first:
+    :func:`ktnas.recipes.darts.retrain_config`); ``seed`` applies unless ``params`` sets one."""
     from ktnas.training.retrain import RetrainConfig
 
     params = dict(params or {})
@@ -52,7 +51,7 @@ def retrain_config(task: str, params: Mapping[str, Any] | None = None, seed: int
     unknown = sorted(set(params) - known)
     if unknown:
         raise ValueError(f"unknown DARTS retraining hyper-parameter(s) {unknown}; allowed: {sorted(known)}")
-    return RetrainConfig(**{"seed": seed, **retrain_defaults(task), **params})
+    return RetrainConfig(**{"seed": seed, **params})
 
 
 def run_darts_retrain(
@@ -71,7 +70,7 @@ def run_darts_retrain(
     the device and the smoke-run caps (docs/method.md §7.4); the result records them. The result carries the search's cost
     and, where measured, the §5.10 (a) supernet test accuracy, so tables need only retraining results.
     """
-    from ktnas.training.device import pick_device
+    from ktnas.training.device import device_name, pick_device
     from ktnas.training.retrain import retrain
 
     if not isinstance(search, Mapping):
@@ -88,7 +87,7 @@ def run_darts_retrain(
     summary = found[task]
     arch = summary["best_arch"]
     runtime = runtime or Runtime()
-    cfg = retrain_config(task, params, int(search["seed"]))
+    cfg = retrain_config(params, int(search["seed"]))
     result = retrain(
         arch, task, cfg, runtime, checkpoint=checkpoint_path, download=download, stop_after=stop_after
     )

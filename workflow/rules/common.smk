@@ -1,5 +1,6 @@
 # Helpers shared by every stage file (the validated config, its runs, input functions).
 import json
+import os
 import shlex
 
 from ktnas import __version__
@@ -185,8 +186,10 @@ def all_outputs():
     return out
 
 
-# the "Results against the paper" page; inside the working directory (snakemake -d), copied to docs/
+# the "Results against the paper" page; inside the working directory (snakemake -d), copied to the
+# repository's docs/ by `snakemake publish`
 RESULTS_PAGE = "results/docs/results.md"
+PUBLISHED_PAGE = os.path.join(workflow.basedir, "docs", "results.md")
 
 
 def default_spaces():

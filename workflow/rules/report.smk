@@ -8,6 +8,7 @@ localrules:
     diagnostics,
     figure,
     results_page,
+    publish,
 
 
 rule table:
@@ -81,8 +82,8 @@ rule figure:
 
 
 rule results_page:
-    # docs/results.md for the repository: `cp results/docs/results.md docs/` after a full run (an output
-    # under results/ stays inside the working directory of `snakemake -d DIR` and never overwrites docs/)
+    # an output under results/ stays inside the working directory of `snakemake -d DIR` and never
+    # overwrites docs/; `snakemake publish` copies it there
     input:
         unpack(results_page_inputs),
     output:
@@ -93,3 +94,15 @@ rule results_page:
         transfer=transfer_flags,
     shell:
         "ktnas results-page --tables {input.tables} {params.transfer} --out {output} 2> {log}"
+
+
+rule publish:
+    # `snakemake publish`: the default pipeline, then its results page becomes the repository's
+    # docs/results.md (the page names the commit it was built from); never part of the default target.
+    # No output: the repository's page is no file of the working directory, so the copy always runs.
+    input:
+        RESULTS_PAGE,
+    params:
+        page=PUBLISHED_PAGE,
+    shell:
+        "cp {input} {params.page}"

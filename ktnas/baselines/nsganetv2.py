@@ -27,10 +27,10 @@ import scipy.linalg
 from scipy.spatial.distance import cdist
 from threadpoolctl import threadpool_limits
 
+from ktnas.baselines.archive import Archive, enumerate_space, initial_size
+from ktnas.baselines.base import task_result
 from ktnas.evaluator import BenchmarkProblem
 from ktnas.results import TaskResult
-from ktnas.search.archive import Archive, enumerate_space, initial_size
-from ktnas.search.single import task_result
 from ktnas.spaces.base import SearchSpace
 
 

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ktnas.baselines.base import task_result
+from ktnas.baselines.encoding import encode_space
 from ktnas.evaluator import BenchmarkProblem
 from ktnas.results import TaskResult
-from ktnas.search.encoding import encode_space
-from ktnas.search.single import task_result
 from ktnas.spaces.base import SearchSpace
 
 

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ktnas.baselines.archive import Archive, enumerate_space, initial_size
+from ktnas.baselines.base import task_result
 from ktnas.evaluator import BenchmarkProblem
 from ktnas.results import TaskResult
-from ktnas.search.archive import Archive, enumerate_space, initial_size
-from ktnas.search.single import task_result
 from ktnas.spaces.base import SearchSpace
 
 

@@ -1,4 +1,4 @@
-"""Trans101 task-relatedness figure (paper Fig. 2): Kendall τ between the tasks' architecture rankings."""
+"""Task relatedness (paper Fig. 2): Kendall τ between the tasks' architecture rankings, for any benchmark."""
 
 from __future__ import annotations
 
