@@ -102,7 +102,9 @@ rule publish:
     # No output: the repository's page is no file of the working directory, so the copy always runs.
     input:
         RESULTS_PAGE,
+    log:
+        "logs/docs/publish.log",
     params:
         page=PUBLISHED_PAGE,
     shell:
-        "cp {input} {params.page}"
+        "cp {input} {params.page} 2> {log}"
