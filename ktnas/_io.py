@@ -24,6 +24,17 @@ class KtnasError(Exception):
     """A user-facing error: the CLI prints its message as one line and exits non-zero."""
 
 
+def file_key(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
+    """(resolved path, mtime in ns, size) of an existing file, None for a missing one: a key for tables
+    loaded once per process (a job runs many seeds) that changes whenever the file is rewritten."""
+    p = Path(path).resolve()
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return (str(p), st.st_mtime_ns, st.st_size)
+
+
 @cache
 def git_sha() -> str:
     """The SHA of the checkout ktnas runs from, or "unknown" for an installed wheel."""

@@ -7,6 +7,7 @@ architecture was first queried" without the search ever seeing it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,13 @@ class Evaluator:
         self.queried: list[str] = []
         self._seen: set[str] = set()
         self.found_at: int | None = None
+
+    def fresh(self) -> Evaluator:
+        """A new evaluator of the same task and cells with nothing queried yet; the per-task table is
+        shared, read only (the seeds of one job build it once)."""
+        new = copy.copy(self)
+        new.queried, new._seen, new.found_at = [], set(), None
+        return new
 
     def __contains__(self, arch: str) -> bool:
         return arch in self._fitness

@@ -86,3 +86,26 @@ def test_trans101_strings_and_index():
         T101.canonical("64-41414-1_32_0134")
     with pytest.raises(ValueError, match="must be a string"):
         NB201.canonical(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["nb201", "trans101"])
+def test_sample_many_and_distinct_samples_draw_what_one_call_at_a_time_draws(name: str) -> None:
+    """The block draws are a speed-up only: the same architectures, and the generator left where one
+    ``sample`` call at a time would leave it."""
+    from ktnas.search.reproduction import distinct_samples
+    from ktnas.spaces import get_space
+
+    space = get_space(name)
+
+    def one_at_a_time(n: int, rng: np.random.Generator) -> list[str]:
+        out: dict[str, None] = {}
+        while len(out) < n:
+            out.setdefault(space.sample(rng), None)
+        return list(out)
+
+    for seed in range(10):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert space.sample_many(b, 50) == [space.sample(a) for _ in range(50)]
+        for n in (1, 7, 3000):
+            assert distinct_samples(space, n, b) == one_at_a_time(n, a)
+            assert a.random() == b.random()

@@ -10,16 +10,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ktnas._io import file_key
 from ktnas.params import BenchmarkParams, LoopParams, Runtime
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ktnas.embedding import EmbeddingTable
     from ktnas.methods import Method
     from ktnas.report.results_page import TableSpec
     from ktnas.search.multitask import Reproduction
@@ -131,18 +134,18 @@ class Recipe(ABC):
         """The space's offspring operator (Table I's "EvoNAS method" column)."""
 
     def distance(self, paths: SearchPaths) -> DistanceFn:
-        """dist(a, b) = 1 − cos in the space's architecture embedding (docs/method.md §4.3)."""
-        from ktnas.embedding import EmbeddingTable
-
+        """dist(a, b) = 1 − cos in the space's architecture embedding (docs/method.md §4.3); the table is
+        read once per process while its file is unchanged."""
         if paths.embedding is None:
             raise ValueError(
                 f"transfer rank needs an embedding table of {self.name}: build it with "
                 f"`ktnas embed --space {self.name} --out results/embeddings/{self.name}.parquet` "
                 "and pass --embedding"
             )
-        if not Path(paths.embedding).exists():
+        key = file_key(paths.embedding)
+        if key is None:
             raise ValueError(f"{paths.embedding}: embedding table not found; build it with `ktnas embed`")
-        return EmbeddingTable.load(paths.embedding, self.name).distances
+        return _embedding_table(key, self.name).distances
 
     def proxy_scores(self, paths: SearchPaths, task: str, proxy: str) -> dict[str, float]:
         """arch -> zero-cost proxy score on ``task``; spaces without a proxy table refuse."""
@@ -198,21 +201,18 @@ class TabularRecipe(Recipe):
         return {self.name: tasks_of(self.name)}
 
     def setup(self, tasks: Sequence[str], hp: Any, seed: int, paths: SearchPaths) -> Setup:
-        from ktnas.evaluator import BenchmarkProblem, Evaluator
+        from ktnas.evaluator import BenchmarkProblem
 
         bench = self.benchmark(paths)
-        space = searchable_space(self.name, bench)
-        known = {t.name: t for t in bench.tasks()}
         self.check_tasks(tasks)
-        missing = [t for t in tasks if t not in known]
+        view = _benchmark_view(self.name, bench)
+        missing = [t for t in tasks if t not in view.specs]
         if missing:
             raise ValueError(f"benchmark table {bench.source} has no column for task(s) {missing}")
-        allowed = space.all_archs()
         problems: list[Problem] = [
-            BenchmarkProblem(Evaluator(bench, known[t], allowed), hp.max_evaluations, hp.stop_at_optimum)
-            for t in tasks
+            BenchmarkProblem(view.evaluator(t).fresh(), hp.max_evaluations, hp.stop_at_optimum) for t in tasks
         ]
-        return Setup(space, problems)
+        return Setup(view.space, problems)
 
     def runs(self, config: Mapping[str, Any]) -> dict[str, Run]:
         """The methods of the space's section, plus figure runs (T generations, no stop at the optimum),
@@ -273,6 +273,43 @@ class TabularRecipe(Recipe):
 
     @abstractmethod
     def write_benchmark(self, df: pd.DataFrame, out: str | Path) -> None: ...
+
+
+@lru_cache(maxsize=4)
+def _embedding_table(key: tuple[str, int, int], space: str) -> EmbeddingTable:
+    """An embedding table by :func:`~ktnas._io.file_key`: the seeds of one job share it."""
+    from ktnas.embedding import EmbeddingTable
+
+    return EmbeddingTable.load(key[0], space)
+
+
+class _BenchmarkView:
+    """What the searches of one benchmark share within a process: the searched space (with its own
+    caches) and one evaluator per task, whose fresh copies each run queries."""
+
+    def __init__(self, space_name: str, bench: Any) -> None:
+        self.bench = bench
+        self.space = searchable_space(space_name, bench)
+        self.specs = {t.name: t for t in bench.tasks()}
+        self._evaluators: dict[str, Any] = {}
+
+    def evaluator(self, task: str) -> Any:
+        from ktnas.evaluator import Evaluator
+
+        if task not in self._evaluators:
+            self._evaluators[task] = Evaluator(self.bench, self.specs[task], self.space.all_archs())
+        return self._evaluators[task]
+
+
+_VIEWS: dict[int, _BenchmarkView] = {}
+
+
+def _benchmark_view(space_name: str, bench: Any) -> _BenchmarkView:
+    """The view of a loaded benchmark (benchmarks are loaded once per process)."""
+    view = _VIEWS.get(id(bench))
+    if view is None or view.bench is not bench:
+        view = _VIEWS[id(bench)] = _BenchmarkView(space_name, bench)
+    return view
 
 
 def searchable_space(space_name: str, bench: Any) -> SearchSpace:

@@ -4,12 +4,13 @@ warm-up and pre-screen, evaluations counted until each task's best cell is queri
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ktnas._io import KtnasError
+from ktnas._io import KtnasError, file_key
 from ktnas.recipes.base import SearchPaths, Setup, TabularRecipe
 from ktnas.results import SearchResult
 
@@ -42,18 +43,15 @@ class NB201Recipe(TabularRecipe):
 
     def proxy_scores(self, paths: SearchPaths, task: str, proxy: str) -> dict[str, float]:
         """arch -> proxy score on ``task``'s dataset; missing and non-finite scores are left out (ranked
-        last)."""
-        from ktnas.proxies import canonical_proxies, load_bundled_proxies
+        last). The table is read once per process while its file is unchanged."""
+        from ktnas.proxies import bundled_proxies_path, canonical_proxies, load_bundled_proxies
 
         (name,) = canonical_proxies([proxy])
-        df = load_bundled_proxies(paths.proxies)
-        where = paths.proxies or "bundled"
-        if name not in df.columns:
-            raise KtnasError(f"proxy table {where} has no {name!r} column; recompute it with that proxy")
-        sub = df[(df["dataset"] == task) & np.isfinite(df[name])]
-        if sub.empty:
-            raise KtnasError(f"proxy table {where} has no {name} scores for dataset {task!r}")
-        return dict(zip(sub["arch"], sub[name].astype(float), strict=True))
+        key = file_key(paths.proxies if paths.proxies is not None else bundled_proxies_path())
+        if key is None:
+            load_bundled_proxies(paths.proxies)  # raises the one-line error that says how to rebuild it
+        assert key is not None
+        return dict(_proxy_scores(key, str(paths.proxies or "bundled"), task, name))
 
     def build_benchmark(self, source: str) -> pd.DataFrame | None:
         from ktnas.benchmarks import nb201
@@ -108,6 +106,25 @@ class NB201Recipe(TabularRecipe):
             ),
         )
         return TableSpec("total", 1, page_markdown, claims)
+
+
+@lru_cache(maxsize=16)
+def _proxy_scores(key: tuple[str, int, int], where: str, task: str, name: str) -> dict[str, float]:
+    """The proxy scores of one (table file, dataset, proxy): the seeds of one job share them."""
+    df = _proxy_table(key)
+    if name not in df.columns:
+        raise KtnasError(f"proxy table {where} has no {name!r} column; recompute it with that proxy")
+    sub = df[(df["dataset"] == task) & np.isfinite(df[name])]
+    if sub.empty:
+        raise KtnasError(f"proxy table {where} has no {name} scores for dataset {task!r}")
+    return dict(zip(sub["arch"], sub[name].astype(float), strict=True))
+
+
+@lru_cache(maxsize=2)
+def _proxy_table(key: tuple[str, int, int]) -> pd.DataFrame:
+    from ktnas.proxies import load_bundled_proxies
+
+    return load_bundled_proxies(key[0])
 
 
 class PerTaskProxyREA:

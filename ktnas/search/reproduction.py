@@ -204,10 +204,24 @@ class GeneticAlgorithm:
 
 
 def distinct_samples(space: SearchSpace, n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` distinct random architectures (fewer only if the space is smaller)."""
+    """``n`` distinct random architectures (fewer only if the space is smaller): ``space.sample`` until
+    ``n`` are distinct. Drawn in blocks (:meth:`~ktnas.spaces.base.SearchSpace.sample_many`); the
+    generator is then rewound and advanced by exactly the draws used, so the result and the generator's
+    state are those of one call at a time."""
     size = space.size()
     n = min(n, size) if size is not None else n
     out: dict[str, None] = {}
     while len(out) < n:
-        out.setdefault(space.sample(rng), None)
+        need = n - len(out)
+        start = rng.bit_generator.state
+        block = space.sample_many(rng, need + need // 4 + 8)
+        used = 0
+        for arch in block:
+            used += 1
+            out.setdefault(arch, None)
+            if len(out) == n:
+                break
+        if used < len(block):
+            rng.bit_generator.state = start
+            space.sample_many(rng, used)
     return list(out)

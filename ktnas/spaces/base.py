@@ -59,6 +59,11 @@ class SearchSpace(ABC):
     def sample(self, rng: np.random.Generator) -> str:
         """A uniformly random architecture."""
 
+    def sample_many(self, rng: np.random.Generator, n: int) -> list[str]:
+        """``n`` draws of :meth:`sample`, leaving ``rng`` exactly where ``n`` calls would (a space may
+        draw them in one call)."""
+        return [self.sample(rng) for _ in range(n)]
+
     @abstractmethod
     def mutate(self, arch: str, rng: np.random.Generator) -> str:
         """The space's default mutation (always a valid architecture)."""

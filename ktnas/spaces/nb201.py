@@ -6,6 +6,7 @@ is the official cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` (edges group
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 from importlib import resources
 
@@ -50,8 +51,17 @@ def _parse_cell(arch: str, ops: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(genes)
 
 
+#: (space class, ops) -> every cell's canonical string by gene code, and each string's genes
+_CELLS: dict[tuple[type, tuple[str, ...]], tuple[list[str], dict[str, tuple[int, ...]]]] = {}
+
+
 class CellSpace(SearchSpace):
-    """Shared logic of the 4-node, 6-edge cell spaces (NAS-Bench-201 and TransNAS-Bench-101 micro)."""
+    """Shared logic of the 4-node, 6-edge cell spaces (NAS-Bench-201 and TransNAS-Bench-101 micro).
+
+    The spaces are small (5^6 and 4^6 cells), so every cell's canonical string is formatted once per
+    process and looked up afterwards: the operators draw exactly the random numbers they always did and
+    return the same strings, without parsing and formatting on every call.
+    """
 
     ops: tuple[str, ...]
 
@@ -61,26 +71,63 @@ class CellSpace(SearchSpace):
     def _format(self, genes: tuple[int, ...]) -> str:
         return _format_cell(genes, self.ops)
 
+    def _cells(self) -> tuple[list[str], dict[str, tuple[int, ...]]]:
+        """(canonical string of each gene code, first edge most significant; string -> genes)."""
+        key = (type(self), self.ops)
+        cells = _CELLS.get(key)
+        if cells is None:
+            genes = list(itertools.product(range(len(self.ops)), repeat=len(EDGES)))  # in code order
+            strings = [self._format(g) for g in genes]
+            cells = _CELLS[key] = (strings, dict(zip(strings, genes, strict=True)))
+        return cells
+
+    def _string(self, genes: tuple[int, ...] | list[int]) -> str:
+        code = 0
+        for g in genes:
+            code = code * len(self.ops) + g
+        return self._cells()[0][code]
+
+    def _genes(self, arch: str) -> tuple[int, ...]:
+        """Genes of a canonical string (looked up), or parsed (and validated) otherwise."""
+        genes = self._cells()[1].get(arch)
+        return genes if genes is not None else self._parse(arch)
+
+    def canonical(self, arch: str) -> str:
+        if isinstance(arch, str) and arch in self._cells()[1]:
+            return arch
+        return super().canonical(arch)
+
+    def genes(self, arch: str) -> tuple[int, ...]:
+        return self._genes(self.canonical(arch))
+
     def sample(self, rng: np.random.Generator) -> str:
-        return self._format(tuple(int(g) for g in rng.integers(len(self.ops), size=len(EDGES))))
+        return self._string(rng.integers(len(self.ops), size=len(EDGES)).tolist())
+
+    def sample_many(self, rng: np.random.Generator, n: int) -> list[str]:
+        # one call draws what n calls of sample() draw: numpy's bounded integers below 2**32 take
+        # successive 32-bit words of the generator's one stream, whatever the call sizes
+        genes = rng.integers(len(self.ops), size=(n, len(EDGES)))
+        codes = genes @ (len(self.ops) ** np.arange(len(EDGES) - 1, -1, -1))
+        strings = self._cells()[0]
+        return [strings[c] for c in codes.tolist()]
 
     def mutate(self, arch: str, rng: np.random.Generator) -> str:
         """Change one uniformly chosen edge to a different op (REA's mutation)."""
-        genes = list(self._parse(arch))
+        genes = list(self._genes(arch))
         edge = int(rng.integers(len(EDGES)))
         genes[edge] = (genes[edge] + 1 + int(rng.integers(len(self.ops) - 1))) % len(self.ops)
-        return self._format(tuple(genes))
+        return self._string(genes)
 
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> tuple[str, str]:
         """Uniform crossover per edge; the two children are complementary."""
-        ga, gb = self._parse(a), self._parse(b)
+        ga, gb = self._genes(a), self._genes(b)
         take_a = rng.random(len(EDGES)) < 0.5
         c1 = tuple(x if t else y for x, y, t in zip(ga, gb, take_a, strict=True))
         c2 = tuple(y if t else x for x, y, t in zip(ga, gb, take_a, strict=True))
-        return self._format(c1), self._format(c2)
+        return self._string(c1), self._string(c2)
 
     def tokens(self, arch: str) -> list[list[str]]:
-        genes = self._parse(arch)
+        genes = self._genes(arch)
         return [[f"{s}>{t}|{self.ops[g]}" for g, (s, t) in zip(genes, EDGES, strict=True)]]
 
     def vocabulary(self) -> list[list[str]]:
@@ -88,7 +135,7 @@ class CellSpace(SearchSpace):
 
     def to_graph(self, arch: str) -> nx.DiGraph:
         """Op-as-vertex DAG: input node 0 → op vertices → nodes 1..3; node 3 is the output."""
-        genes = self._parse(arch)
+        genes = self._genes(arch)
         g = nx.DiGraph()
         for n in range(4):
             g.add_node(f"n{n}", token=f"node{n}")
@@ -105,7 +152,7 @@ class CellSpace(SearchSpace):
         Vertex 0 is the input, 1..6 the edge ops in string order, 7 the output; an op vertex feeds the
         op vertices leaving its target node, and node-3 ops feed the output.
         """
-        genes = self._parse(arch)
+        genes = self._genes(arch)
         n = len(EDGES) + 2
         adj = np.zeros((n, n), dtype=np.float32)
         for k, (s, t) in enumerate(EDGES):
@@ -163,12 +210,11 @@ class NB201Space(CellSpace):
     def from_index(self, index: int) -> str:
         if not 0 <= index < 15625:
             raise ValueError(f"nb201: index {index} outside 0..15624")
-        code = int(_official_order()[index])
-        genes = tuple((code // 5 ** (5 - k)) % 5 for k in range(6))
-        return self._format(genes)
+        return self._cells()[0][int(_official_order()[index])]
 
     def all_archs(self) -> list[str]:
-        return [self.from_index(i) for i in range(15625)]
+        strings = self._cells()[0]
+        return [strings[code] for code in _official_order().tolist()]
 
     # NASLib converters ------------------------------------------------------------------------------
     def to_naslib(self, arch: str) -> tuple[int, ...]:

@@ -48,7 +48,7 @@ class Trans101Space(CellSpace):
     def from_index(self, index: int) -> str:
         if not 0 <= index < 4096:
             raise ValueError(f"trans101: index {index} outside 0..4095")
-        return self._format(tuple((index // 4 ** (5 - k)) % 4 for k in range(6)))
+        return self._cells()[0][index]  # the index is the gene code
 
     def all_archs(self) -> list[str]:
-        return [self.from_index(i) for i in range(4096)]
+        return list(self._cells()[0])
