@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ktnas.params import LoopParams
 from ktnas.results import TaskResult
@@ -103,6 +102,8 @@ class MultiTaskSearch:
     # -- public ---------------------------------------------------------------------------------------
     def run(self) -> list[TaskResult]:
         """Run (or resume) the search; returns one summary per task."""
+        from tqdm.auto import tqdm  # only a run shows progress; importing the loop stays cheap
+
         state = self.checkpointer.load()
         if state is None:
             self._initialise()

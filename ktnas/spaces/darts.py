@@ -17,11 +17,14 @@ symmetric, so swapping them gives the same string. Example node: ``Dw3x3~0+Max3x
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from ktnas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 #: op list in gene-index order (docs/method.md §5.1 table); names used in the canonical string
 OPS: tuple[str, ...] = (
@@ -264,6 +267,8 @@ class DartsSpace(SearchSpace):
         vertex has ``token`` and ``cell`` attributes.
         """
         genes = self._parse(arch)
+        import networkx as nx
+
         g = nx.DiGraph()
         for cell, cname in enumerate(CELLS):
             for i in range(2):

@@ -9,11 +9,14 @@ from __future__ import annotations
 import itertools
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from ktnas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: (source, target) of each edge, in the order of the official string
@@ -136,6 +139,8 @@ class CellSpace(SearchSpace):
     def to_graph(self, arch: str) -> nx.DiGraph:
         """Op-as-vertex DAG: input node 0 → op vertices → nodes 1..3; node 3 is the output."""
         genes = self._genes(arch)
+        import networkx as nx
+
         g = nx.DiGraph()
         for n in range(4):
             g.add_node(f"n{n}", token=f"node{n}")

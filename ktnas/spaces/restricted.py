@@ -15,12 +15,14 @@ fixed-length-gene space and keeps every operator inside the allowed set:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from ktnas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class RestrictedSpace(SearchSpace):
