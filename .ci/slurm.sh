@@ -178,7 +178,7 @@ squeue -h --states=all -O "JobID:6,tres-per-job:12,NumCPUs:5,MinMemory:8,TimeLim
 sed 's/^/    /' "$tmp/gpu-jobs.txt" # job, GPUs, CPUs, memory, time limit, state
 gpu_jobs=$(grep -c "gres:gpu:1 .*COMPLETED" "$tmp/gpu-jobs.txt" || true)
 say "b. SLURM darts run took $(($(date +%s) - t)) s, $n_b jobs submitted, $gpu_jobs of them completed with --gpus=1"
-[[ $gpu_jobs -ge 6 ]] || fail "b. expected 6 GPU jobs (2 searches, 4 retrainings), saw $gpu_jobs"
+[[ $gpu_jobs -ge 12 ]] || fail "b. expected 12 GPU jobs (4 searches, 8 retrainings), saw $gpu_jobs"
 
 # c. cancel a long search mid-run, rerun, compare with the same job run uninterrupted locally
 target=results/search/nb201/ktnas/seeds0-0.done # the job's manifest; its result file is seed0.json
