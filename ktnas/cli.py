@@ -297,11 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("embed", help="embed every architecture of a space (Parquet)")
     e.add_argument("--space", required=True)
-    e.add_argument("--method", default="node2vec")
+    e.add_argument(
+        "--method", default="node2vec", help="node2vec, onehot, path, arch2vec or cate (docs/method.md §4.3)"
+    )
     e.add_argument("--dim", type=int, default=256)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument(
-        "--corpus-size", type=int, default=None, help="node2vec corpus architectures (default 2000)"
+        "--corpus-size",
+        type=int,
+        default=None,
+        help="node2vec corpus architectures; arch2vec/cate pre-training sample in DARTS (default 2000)",
     )
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(func=_cmd_embed)

@@ -47,8 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
             "tournament_size: 2.5 has the wrong type; expected integer",
         ),
         (
-            {"embedding": {"method": "arch2vec"}},
-            "embedding.method: 'arch2vec' is not allowed; use one of: node2vec, onehot, path",
+            {"embedding": {"method": "graph2vec"}},
+            "embedding.method: 'graph2vec' is not allowed; use one of: node2vec, onehot, path, arch2vec, cate",
         ),
         (
             {"nb201": {"methods": {"ktnas": {"K": 10}}}},

@@ -273,9 +273,9 @@ def test_seed_robustness(name: str) -> None:
 
 # -- encoders, configuration, errors ---------------------------------------------------------------------
 def test_registry_and_config_errors() -> None:
-    assert set(ENCODERS) == {"node2vec", "onehot", "path"}
-    with pytest.raises(ValueError, match="unknown embedding method 'arch2vec'"):
-        build_embedding("nb201", "arch2vec", archs=[], progress=False)
+    assert set(ENCODERS) == {"node2vec", "onehot", "path", "arch2vec", "cate"}
+    with pytest.raises(ValueError, match="unknown embedding method 'graph2vec'"):
+        build_embedding("nb201", "graph2vec", archs=[], progress=False)
     with pytest.raises(ValueError, match="unknown embedding option"):
         EmbeddingConfig.from_dict({"dimension": 3})
     with pytest.raises(ValueError, match="dim must be a positive integer"):

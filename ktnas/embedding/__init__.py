@@ -2,7 +2,8 @@
 
 ``build_embedding(space, method, dim, seed)`` fits an encoder once per (space, seed, config) and returns
 an :class:`EmbeddingTable`; ``table.distances(A, B)`` is the |A|×|B| matrix 1 − cos. The encoders
-(:data:`ENCODERS`) are node2vec (default), onehot (the exact token-count oracle) and path.
+(:data:`ENCODERS`) are node2vec (default), onehot (the exact token-count oracle), path, and the
+pre-trained networks arch2vec and cate (§4.3.1; torch is imported only when one of them is used).
 """
 
 from __future__ import annotations

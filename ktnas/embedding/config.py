@@ -13,13 +13,17 @@ from typing import Any
 class EmbeddingConfig:
     """Everything that determines an embedding table besides the space and the seed (docs/method.md §4.3).
 
-    ``method`` picks the encoder (``node2vec`` | ``onehot`` | ``path``). ``dim`` is the length of an
-    architecture vector for the encoders that have a free dimension (node2vec; the hashed path encoding
-    of infinite spaces); it is split evenly over the space's cells (DARTS: 2 × dim/2). The remaining
-    fields are node2vec's: the corpus (``corpus_size`` architectures drawn with the seed, or the whole
-    space when it is no larger), the walks (``walk_length`` vertices, ``num_walks`` per vertex, return
-    ``p`` and in-out ``q``) and gensim's skip-gram (``window``, ``negative``, ``epochs``, down-sampling
-    ``sample``). ``min_token_count`` is the fewest corpus occurrences every vocabulary token must have.
+    ``method`` picks the encoder (``node2vec`` | ``onehot`` | ``path`` | ``arch2vec`` | ``cate``). ``dim``
+    is the length of an architecture vector for the encoders that have a free dimension (node2vec; the
+    hashed path encoding of infinite spaces); it is split evenly over the space's cells (DARTS:
+    2 × dim/2). The learned encoders arch2vec and cate have fixed sizes (module constants of
+    :mod:`ktnas.embedding.learned`, docs/method.md §4.3.1) and use only ``corpus_size``: the number of
+    seeded architectures they are pre-trained on in a space that cannot be enumerated (DARTS; enumerable
+    spaces are used whole). The remaining fields are node2vec's: the corpus (``corpus_size``
+    architectures drawn with the seed, or the whole space when it is no larger), the walks
+    (``walk_length`` vertices, ``num_walks`` per vertex, return ``p`` and in-out ``q``) and gensim's
+    skip-gram (``window``, ``negative``, ``epochs``, down-sampling ``sample``). ``min_token_count`` is the
+    fewest corpus occurrences every vocabulary token must have.
     """
 
     method: str = "node2vec"

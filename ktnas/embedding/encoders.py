@@ -1,9 +1,11 @@
-"""Architecture encoders (docs/method.md §4.3 and the Table VIII-style ablation): node2vec, one-hot, path.
+"""Architecture encoders (docs/method.md §4.3 and the Table VIII-style ablation): node2vec, one-hot, path,
+arch2vec and CATE, and their registry :data:`ENCODERS`.
 
-Every encoder maps a canonical architecture to one float32 vector built the same way: a raw vector per
-cell, each L2-normalised (except one-hot), concatenated over the cells and L2-normalised again. The vector of an
-architecture depends only on the fitted encoder, never on which other architectures are embedded with
-it, so new architectures can be embedded on demand (DARTS) and land in the table's coordinate system.
+Every encoder maps a canonical architecture to one float32 vector built the same way
+(:mod:`ktnas.embedding.base`): a raw vector per cell, each L2-normalised (except one-hot), concatenated
+over the cells and L2-normalised again. The vector of an architecture depends only on the fitted encoder,
+never on which other architectures are embedded with it, so new architectures can be embedded on demand
+(DARTS) and land in the table's coordinate system.
 
 * ``node2vec`` — a token table learnt once per (space, seed, config): node2vec walks over the
   op-as-vertex graphs of a corpus of architectures (one disjoint-union graph, walked as undirected),
@@ -14,78 +16,30 @@ it, so new architectures can be embedded on demand (DARTS) and land in the table
 * ``path`` — counts of input→output paths labelled by their op sequences (White et al., "BANANAS",
   path encoding), per cell. Enumerable spaces use the exact path vocabulary of the whole space;
   infinite spaces (DARTS) hash each path label into ``dim / n_cells`` buckets per cell.
+* ``arch2vec`` and ``cate`` — networks pre-trained without labels on the space's cell graphs (a
+  variational graph autoencoder; a transformer trained by masked-op prediction on pairs of architectures
+  of similar computation), defined in :mod:`ktnas.embedding.learned` (docs/method.md §4.3.1). Their
+  vector length is fixed by the network (16 and 64 per cell); ``dim`` is not used.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import random
 import zlib
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import networkx as nx
 import numpy as np
 from tqdm.auto import tqdm
 
+from ktnas.embedding.base import Encoder, _b64, _op_name, _unb64
 from ktnas.embedding.config import EmbeddingConfig
+from ktnas.embedding.learned import Arch2VecEncoder, CateEncoder
 from ktnas.spaces.base import SearchSpace
 
 log = logging.getLogger(__name__)
-
-
-def _combine(blocks: Sequence[np.ndarray], per_cell: bool = True) -> np.ndarray:
-    """Per-cell L2 normalisation (if ``per_cell``), concatenation, L2 normalisation (float64 → float32)."""
-    normed = []
-    for block in blocks:
-        norm = np.linalg.norm(block, axis=1, keepdims=True) if per_cell else 1.0
-        normed.append(block / np.maximum(norm, 1e-300))
-    out = np.concatenate(normed, axis=1)
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-300)
-    return out.astype(np.float32)
-
-
-class Encoder(ABC):
-    """A fitted architecture encoder of one search space."""
-
-    name: ClassVar[str]
-    #: normalise each cell's block before concatenating (False: one global normalisation)
-    per_cell: ClassVar[bool] = True
-
-    def __init__(self, space: SearchSpace, config: EmbeddingConfig) -> None:
-        self.space = space
-        self.config = config
-
-    @classmethod
-    @abstractmethod
-    def fit(cls, space: SearchSpace, config: EmbeddingConfig, seed: int, progress: bool = True) -> Encoder:
-        """Fit on ``space`` (deterministic for ``seed`` and ``config``)."""
-
-    @classmethod
-    @abstractmethod
-    def from_state(cls, space: SearchSpace, config: EmbeddingConfig, state: dict[str, Any]) -> Encoder:
-        """Rebuild a fitted encoder from :meth:`state` (as stored in a table's metadata)."""
-
-    @abstractmethod
-    def state(self) -> dict[str, Any]:
-        """JSON-serialisable fitted state, enough for :meth:`from_state`."""
-
-    @property
-    @abstractmethod
-    def dim(self) -> int:
-        """Length of an architecture vector."""
-
-    @abstractmethod
-    def _raw_blocks(self, archs: Sequence[str]) -> list[np.ndarray]:
-        """One float64 (n, d_cell) array per cell, before normalisation."""
-
-    def embed(self, archs: Sequence[str]) -> np.ndarray:
-        """(n, dim) float32 L2-normalised vectors of canonical architecture strings."""
-        if len(archs) == 0:
-            return np.empty((0, self.dim), dtype=np.float32)
-        return _combine(self._raw_blocks(archs), self.per_cell)
 
 
 # -- token-table encoders ------------------------------------------------------------------------------
@@ -127,15 +81,6 @@ class TokenEncoder(Encoder):
             # reduceat sums each architecture's rows in a fixed order: batch-independent results
             blocks.append(np.add.reduceat(table[np.asarray(flat)].astype(np.float64), offsets, axis=0))
         return blocks
-
-
-def _b64(array: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
-
-
-def _unb64(text: str, rows: int) -> np.ndarray:
-    flat = np.frombuffer(base64.b64decode(text), dtype="<f4")
-    return flat.reshape(rows, -1).astype(np.float32)
 
 
 class OneHotEncoder(TokenEncoder):
@@ -276,12 +221,6 @@ class Node2VecEncoder(TokenEncoder):
 
 
 # -- path encoding -------------------------------------------------------------------------------------
-def _op_name(data: dict[str, Any]) -> str:
-    """The operation of an op vertex: its ``op`` attribute, else the token's last ``|`` field."""
-    op = data.get("op")
-    return str(op) if op is not None else str(data["token"]).rsplit("|", 1)[-1]
-
-
 def arch_paths(space: SearchSpace, arch: str) -> list[list[str]]:
     """Input→output path labels per cell, ``"<input token>:<op>><op>…"`` (docs/method.md §4.3 path ablation).
 
@@ -400,4 +339,6 @@ ENCODERS: dict[str, type[Encoder]] = {
     Node2VecEncoder.name: Node2VecEncoder,
     OneHotEncoder.name: OneHotEncoder,
     PathEncoder.name: PathEncoder,
+    Arch2VecEncoder.name: Arch2VecEncoder,
+    CateEncoder.name: CateEncoder,
 }
