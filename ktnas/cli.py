@@ -52,7 +52,7 @@ def _cmd_embed(args: argparse.Namespace) -> None:
     )
     table.save(args.out)
     log.info(
-        "wrote %d %s embeddings (%s, dim %d) to %s", len(table), args.space, args.method, args.dim, args.out
+        "wrote %d %s embeddings (%s, dim %d) to %s", len(table), args.space, args.method, table.dim, args.out
     )
 
 

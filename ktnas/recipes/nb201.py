@@ -168,8 +168,10 @@ PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
     "ktnas_random": (105.8, 51.6, 66.1, 223.5),
     "ktnas": (100.7, 27.9, 60.0, 188.5),
 }
-#: paper Table VIII, the row ktnas also runs (node2vec; arch2vec and CATE are not implemented)
+#: paper Table VIII (KTNAS with each architecture embedding; node2vec is its default)
 PAPER_TABLE_VIII: dict[str, tuple[float, float, float, float]] = {
+    "ktnas-emb-arch2vec": (105.0, 26.6, 64.4, 196.0),
+    "ktnas-emb-cate": (100.5, 34.1, 59.2, 193.8),
     "ktnas-emb-node2vec": (100.7, 27.9, 60.0, 188.5),
 }
 
@@ -215,7 +217,7 @@ def study_markdown(table: pd.DataFrame, study: str) -> str:
 
     tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
     paper = paper_by_task(PAPER_TABLE_VIII, PAPER_TASKS_II, tasks) if study == "ablation" else None
-    paper_note = " `paper` = paper Table VIII (node2vec row)." if paper else ""
+    paper_note = " `paper` = paper Table VIII (node2vec, arch2vec and CATE rows)." if paper else ""
     lines = [
         f"# NAS-Bench-201: {STUDY_TITLES.get(study, study)}",
         "",
