@@ -176,9 +176,6 @@ PAPER_TABLE_VIII: dict[str, tuple[float, float, float, float]] = {
 }
 
 
-STUDY_TITLES = {"sensitivity": "Sensitivity of KTNAS (r, m, M)", "ablation": "Embedding ablation"}
-
-
 def nb201_markdown(table: pd.DataFrame, censored: int | None = None, versus: str | None = None) -> str:
     """Table II: our mean ± std beside the paper's number for every row the paper has (each row tested
     against ``versus``, default ktnas)."""
@@ -213,7 +210,7 @@ def page_markdown(table: pd.DataFrame, study: str) -> str:
 
 def study_markdown(table: pd.DataFrame, study: str) -> str:
     """A KTNAS study table (one row per run variant), each variant tested against the default setting."""
-    from ktnas.report.tables import p_caption, paper_by_task, wide_markdown
+    from ktnas.report.tables import STUDY_CAPTION, STUDY_TITLES, p_caption, paper_by_task, wide_markdown
 
     tasks = [t for t in dict.fromkeys(table["task"]) if t != "total"]
     paper = paper_by_task(PAPER_TABLE_VIII, PAPER_TASKS_II, tasks) if study == "ablation" else None
@@ -224,7 +221,7 @@ def study_markdown(table: pd.DataFrame, study: str) -> str:
         "Evaluations until the best architecture is found, mean ± std over seeds (lower is better)."
         + paper_note
         + " "
-        + p_caption("the default setting (`vs`: the run with ktnas's default value of the parameter varied)"),
+        + p_caption(STUDY_CAPTION),
         "",
         *wide_markdown(table, "total", paper, show_reference=True),
     ]
@@ -242,7 +239,7 @@ def evaluations_table(
         REFERENCE,
         evaluations_frame,
         method_references,
-        study_references,
+        study_frame,
         summarise_evaluations,
     )
 
@@ -260,13 +257,7 @@ def evaluations_table(
                 f"# NAS-Bench-201, held-out seeds {seeds[0]}–{seeds[-1]}: evaluations",
             )
         return table, md
-    params: dict[str, dict[str, Any]] = {}
-    for r in results:
-        params.setdefault(r.run, r.params)
-    refs = study_references(params)
-    if REFERENCE not in refs.values():  # the ktnas run is passed as a fallback: a row only when used
-        results = [r for r in results if r.run != REFERENCE]
-        refs.pop(REFERENCE, None)
+    results, refs = study_frame(results)
     per_seed = evaluations_frame(results, label="run")
     table = summarise_evaluations(per_seed, "run", tasks, refs)
     return table, study_markdown(table, study)

@@ -45,7 +45,7 @@ class Trans101Recipe(TabularRecipe):
     def table(
         self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
-        return trans101_table([SearchResult.load(p) for p in inputs], benchmark, versus)
+        return trans101_table([SearchResult.load(p) for p in inputs], benchmark, versus, study)
 
     def table_spec(self) -> TableSpec:
         """Table III on the results page, and the paper's claim (d) on it."""
@@ -107,6 +107,7 @@ def found_frame(results: Sequence[SearchResult], benchmark_path: str | Path | No
             rows.append(
                 {
                     "method": res.method,
+                    "run": res.run,
                     "seed": res.seed,
                     "task": t.task,
                     "value": float(col[t.best_arch]),
@@ -162,23 +163,34 @@ def trans101_markdown(
 
 
 def trans101_table(
-    results: Sequence[SearchResult], benchmark_path: str | Path | None = None, versus: str | None = None
+    results: Sequence[SearchResult],
+    benchmark_path: str | Path | None = None,
+    versus: str | None = None,
+    study: str = "main",
 ) -> tuple[pd.DataFrame, str]:
-    """Table III (CSV frame and Markdown); each method tested against ``versus`` (default ktnas) per task
-    and on avg_rank."""
+    """Table III (``main`` or ``heldout``: CSV frame and Markdown; each method tested against ``versus``,
+    default ktnas, per task and on avg_rank) or a KTNAS study (one row per run variant, each tested
+    against the default setting, as on NAS-Bench-201)."""
     import pandas as pd
 
     from ktnas.benchmarks import get_task, load_benchmark
-    from ktnas.report.tables import REFERENCE, method_references, summarise
+    from ktnas.report.tables import REFERENCE, method_references, study_frame, summarise
 
+    main = study in ("main", "heldout")
+    label = "method" if main else "run"
+    if main:
+        refs = method_references(list(dict.fromkeys(r.method for r in results)), versus or REFERENCE)
+    else:
+        results, refs = study_frame(results)
     per = found_frame(results, benchmark_path)
     tasks = list(dict.fromkeys(per["task"]))
-    avg = per.groupby(["method", "seed"], sort=False)["rank"].mean().reset_index(name="value")
+    avg = per.groupby([label, "seed"], sort=False)["rank"].mean().reset_index(name="value")
     avg["task"] = "avg_rank"
-    both = pd.concat([per[["method", "seed", "task", "value"]], avg], ignore_index=True)
-    refs = method_references(list(dict.fromkeys(both["method"])), versus or REFERENCE)
-    table = summarise(both, "method", [*tasks, "avg_rank"], "value", refs)
+    both = pd.concat([per[[label, "seed", "task", "value"]], avg], ignore_index=True)
+    table = summarise(both, label, [*tasks, "avg_rank"], "value", refs)
     bench = load_benchmark("trans101", benchmark_path)
+    if not main:
+        return table, study_markdown(table, study, len(bench.table))
     optimum = {}
     for t in tasks:
         spec = get_task(t)
@@ -187,12 +199,42 @@ def trans101_table(
     return table, trans101_markdown(table, optimum, len(bench.table), versus)
 
 
+def study_markdown(table: pd.DataFrame, study: str, n_cells: int | None = None) -> str:
+    """A KTNAS study on TransNAS-Bench-101 (the paper has none here): the found cells' metrics and
+    average rank per run variant, each tested against the default setting."""
+    from ktnas.benchmarks import tasks_of
+    from ktnas.report.tables import STUDY_CAPTION, STUDY_TITLES, p_caption, wide_markdown
+
+    tasks_of("trans101")
+    tasks = [t for t in dict.fromkeys(table["task"]) if t != "avg_rank"]
+    among = f"the {n_cells} bundled cells" if n_cells else "the benchmark's cells (711 bundled by default)"
+    lines = [
+        f"# TransNAS-Bench-101 micro: {STUDY_TITLES.get(study, study)}",
+        "",
+        f"Found cell = best by validation metric among the 50 queried, searched over {among}; `avg_rank` = the "
+        "per-seed mean of the tasks' ranks among those cells (1 = best). room_layout is L2 loss ×100 (lower "
+        "is better). Mean ± std over seeds. " + p_caption(STUDY_CAPTION),
+        "",
+        *wide_markdown(
+            table,
+            "avg_rank",
+            None,
+            {t: _arrow(t) for t in [*tasks, "avg_rank"]},
+            digits=2,
+            show_reference=True,
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def page_markdown(table: pd.DataFrame, study: str) -> str:
-    """A table read back from its CSV for the results page (main or held-out), against its own reference."""
+    """A table read back from its CSV for the results page: Table III (main or held-out, against the
+    table's own reference row) or a study."""
     from ktnas.report.tables import reference_of
 
+    if study not in ("main", "heldout"):
+        return study_markdown(table, study)
     md = trans101_markdown(table, versus=reference_of(table))
     if study == "main":
         return md
-    label = "held-out seeds" if study == "heldout" else study
-    return md.replace("# TransNAS-Bench-101 micro: ", f"# TransNAS-Bench-101 micro, {label}: ", 1)
+    return md.replace("# TransNAS-Bench-101 micro: ", "# TransNAS-Bench-101 micro, held-out seeds: ", 1)

@@ -36,6 +36,9 @@ REFERENCE = "ktnas"
 STUDY_PARAMS = {"r": "elite_ratio", "m": "saved_generations", "M": "n_transferred"}
 _SENSITIVITY = re.compile(r"^ktnas-(?P<letter>[rmM])(?P<value>[0-9.]+)$")
 _ABLATION = re.compile(r"^ktnas-emb-(?P<encoding>.+)$")
+#: study -> its table's title; what a study row is tested against
+STUDY_TITLES = {"sensitivity": "Sensitivity of KTNAS (r, m, M)", "ablation": "Embedding ablation"}
+STUDY_CAPTION = "the default setting (`vs`: the run with ktnas's default value of the parameter varied)"
 
 
 def evaluations_frame(results: Sequence[SearchResult], label: str = "method") -> pd.DataFrame:
@@ -238,3 +241,16 @@ def reference_of(table: pd.DataFrame) -> str | None:
         return None
     refs = table["reference"].dropna()
     return str(refs.iloc[0]) if len(refs) else None
+
+
+def study_frame(results: Sequence[SearchResult]) -> tuple[list[SearchResult], dict[str, str | None]]:
+    """The results of a KTNAS study table and each run's reference (:func:`study_references`); the
+    ``ktnas`` run's results, passed as the fallback reference, are kept only where a variant uses them."""
+    params: dict[str, dict[str, Any]] = {}
+    for r in results:
+        params.setdefault(r.run, r.params)
+    refs = study_references(params)
+    if REFERENCE not in refs.values():
+        results = [r for r in results if r.run != REFERENCE]
+        refs.pop(REFERENCE, None)
+    return list(results), refs

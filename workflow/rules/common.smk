@@ -5,6 +5,7 @@ import shlex
 
 from ktnas import __version__
 from ktnas.config import embedding_settings, expand_runs, validate_config
+from ktnas.embedding import ENCODERS
 from ktnas.methods import get_method
 from ktnas.recipes import RECIPES, get_recipe
 

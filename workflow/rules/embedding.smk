@@ -21,7 +21,7 @@ rule embed_encoding:
     benchmark:
         "logs/embed/{space}-{encoding}.tsv"
     wildcard_constraints:
-        encoding="node2vec|onehot|path",
+        encoding="|".join(ENCODERS),
     params:
         settings=embedding_flags,
         version=RESULTS_VERSION,
