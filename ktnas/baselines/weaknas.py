@@ -92,10 +92,10 @@ class _MLP:
         last = len(shapes) - 1
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for step in range(1, self.epochs + 1):
-            for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
                 z = acts[layer + 1]
-                np.matmul(acts[layer], w, out=z)
-                z += b
+                np.matmul(acts[layer], weight, out=z)
+                z += bias
                 if layer < last:
                     np.maximum(z, 0.0, out=z)
             delta = acts[-1] - target
