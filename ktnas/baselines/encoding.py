@@ -39,14 +39,34 @@ def one_hot_genes(space: SearchSpace, archs: Sequence[str]) -> np.ndarray:
     return out
 
 
+#: (gene space, every cell) -> (the cells, their one-hot rows read only, cell -> row); see encoded_space
+_ENCODED: dict[tuple[str, tuple[str, ...]], tuple[list[str], np.ndarray, dict[str, int]]] = {}
+
+
+def encoded_space(space: SearchSpace) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    """Every cell of the finite ``space`` (``space.all_archs()``), its :func:`one_hot_genes` rows (read
+    only) and each cell's row, computed once per process: the searches of a job (every seed and task)
+    share them instead of re-reading the genes of all 15,625 NAS-Bench-201 cells per task."""
+    archs = space.all_archs()
+    base = getattr(space, "base", space)  # a RestrictedSpace has its base space's genes
+    key = (f"{type(base).__module__}.{type(base).__qualname__}:{space.name}", tuple(archs))
+    hit = _ENCODED.get(key)
+    if hit is None:
+        x = one_hot_genes(space, archs)
+        x.flags.writeable = False
+        if len(_ENCODED) >= 8:  # a process sees one or two spaces; tests build a few toy ones
+            _ENCODED.pop(next(iter(_ENCODED)))
+        hit = _ENCODED[key] = (list(key[1]), x, {a: i for i, a in enumerate(key[1])})
+    return list(hit[0]), hit[1], hit[2]
+
+
 def encode_space(
     space: SearchSpace, problem: BenchmarkProblem
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Every cell of the finite ``space``, its :func:`one_hot_genes` rows, and which cells ``problem`` has
-    already queried with their fitness (NaN elsewhere): re-reading a queried cell costs nothing."""
-    archs = space.all_archs()
-    x = one_hot_genes(space, archs)
-    index = {a: i for i, a in enumerate(archs)}
+    """Every cell of the finite ``space``, its :func:`one_hot_genes` rows (read only, shared within the
+    process: :func:`encoded_space`), and which cells ``problem`` has already queried with their fitness
+    (NaN elsewhere): re-reading a queried cell costs nothing."""
+    archs, x, index = encoded_space(space)
     queried = np.zeros(len(archs), dtype=bool)
     fitness = np.full(len(archs), np.nan)
     for a in problem.evaluator.queried:
@@ -55,4 +75,4 @@ def encode_space(
     return archs, x, queried, fitness
 
 
-__all__ = ["encode_space", "one_hot_genes"]
+__all__ = ["encode_space", "encoded_space", "one_hot_genes"]

@@ -31,6 +31,7 @@ whose region holds no unqueried cell is skipped during selection, so every selec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,12 +98,17 @@ class LatentActionTree:
         self._lo = 0.0
         self._span = 1.0
         self.root: LaNASNode | None = None
+        self._log: dict[int, float] = {}  # n -> np.log(n), the UCB's only transcendental
 
     def normalise(self, y: np.ndarray | float) -> np.ndarray:
         return (np.asarray(y, dtype=np.float64) - self._lo) / self._span
 
-    def build(self, x_samples: np.ndarray, y: np.ndarray, x_candidates: np.ndarray) -> LaNASNode:
-        """Learn the partition from the queried cells ``(x_samples, y)`` and route ``x_candidates``."""
+    def build(
+        self, x_samples: np.ndarray, y: np.ndarray, x_candidates: np.ndarray, rows: np.ndarray | None = None
+    ) -> LaNASNode:
+        """Learn the partition from the queried cells ``(x_samples, y)`` and route the candidates: the rows
+        of ``x_candidates``, or with ``rows`` the rows ``x_candidates[rows]`` (candidate i is row
+        ``rows[i]``; each node gathers its candidates' rows once instead of a copy of them all first)."""
         y = np.asarray(y, dtype=np.float64)
         if len(y) == 0 or len(y) != len(x_samples):
             raise ValueError(
@@ -111,7 +117,9 @@ class LatentActionTree:
         self._lo = float(y.min())
         self._span = float(y.max() - y.min()) or 1.0
         self._xs, self._y, self._xc = x_samples, y, x_candidates
-        self.root = self._grow(0, None, True, np.arange(len(y)), np.arange(len(x_candidates)))
+        self._rows = rows
+        n_cand = len(x_candidates) if rows is None else len(rows)
+        self.root = self._grow(0, None, True, np.arange(len(y)), np.arange(n_cand))
         return self.root
 
     def _grow(
@@ -120,12 +128,17 @@ class LatentActionTree:
         ys = self._y[samples]
         node = LaNASNode(depth, parent, is_left, samples, len(samples), float(self.normalise(ys).mean()))
         if depth < self.height - 1 and len(samples) >= 2 and np.ptp(ys) > 0:
-            design = np.column_stack([self._xs[samples], np.ones(len(samples))])
+            xs = self._xs[samples]
+            design = np.empty((len(samples), xs.shape[1] + 1))
+            design[:, :-1] = xs
+            design[:, -1] = 1.0
             coef = np.linalg.lstsq(design, ys, rcond=None)[0]
             node.weights, node.bias, node.threshold = coef[:-1], float(coef[-1]), float(ys.mean())
-            left_s = node.goes_left(self._xs[samples])
+            left_s = node.goes_left(xs)
             if left_s.any() and not left_s.all():
-                left_c = node.goes_left(self._xc[cands]) if len(cands) else np.zeros(0, dtype=bool)
+                left_c = (
+                    node.goes_left(self._candidate_rows(cands)) if len(cands) else np.zeros(0, dtype=bool)
+                )
                 node.left = self._grow(depth + 1, node, True, samples[left_s], cands[left_c])
                 node.right = self._grow(depth + 1, node, False, samples[~left_s], cands[~left_c])
                 node.n_candidates = node.left.n_candidates + node.right.n_candidates
@@ -135,10 +148,18 @@ class LatentActionTree:
         node.n_candidates = len(cands)
         return node
 
+    def _candidate_rows(self, cands: np.ndarray) -> np.ndarray:
+        return self._xc[cands] if self._rows is None else self._xc[self._rows[cands]]
+
     def ucb(self, child: LaNASNode) -> float:
         if child.n == 0 or child.parent is None:
             return float("inf")
-        return child.mean + 2 * self.c * float(np.sqrt(2 * np.log(child.parent.n) / child.n))
+        n = child.parent.n
+        log_n = self._log.get(n)
+        if log_n is None:
+            log_n = self._log[n] = float(np.log(n))
+        # the float operations of mean + 2 c sqrt(2 ln n / n_child), in numpy's order (IEEE sqrt: exact)
+        return child.mean + 2 * self.c * math.sqrt(2 * log_n / child.n)
 
     def select(self, rng: np.random.Generator) -> LaNASNode:
         """Descend by UCB (ties at random) through children that still hold unqueried cells."""
@@ -147,9 +168,10 @@ class LatentActionTree:
         node = self.root
         while node.left is not None and node.right is not None:
             kids = [k for k in (node.left, node.right) if k.n_candidates > 0]
-            scores = np.array([self.ucb(k) for k in kids])
-            best = np.flatnonzero(scores == scores.max())
-            node = kids[int(rng.choice(best))]
+            scores = [self.ucb(k) for k in kids]
+            best = [i for i, s in enumerate(scores) if s == max(scores)]
+            # rng.choice(best) draws exactly integers(0, len(best), dtype=int64) (none for one element)
+            node = kids[best[int(rng.integers(0, len(best), dtype=np.int64))]]
         return node
 
     def sample(self, leaf: LaNASNode, rng: np.random.Generator) -> int:
@@ -165,7 +187,7 @@ class LatentActionTree:
 
     def backpropagate(self, leaf: LaNASNode, fitness: float) -> None:
         """Add a queried fitness to the count and mean of every node from ``leaf`` to the root."""
-        value = float(self.normalise(fitness))
+        value = (float(fitness) - self._lo) / self._span  # normalise() on a float
         node: LaNASNode | None = leaf
         while node is not None:
             node.mean = (node.mean * node.n + value) / (node.n + 1)
@@ -207,7 +229,7 @@ def lanas(
         if pool.size == 0:
             break
         train = np.flatnonzero(queried & np.isfinite(fitness))  # -inf (over budget) never trains
-        tree.build(x[train], fitness[train], x[pool])
+        tree.build(x[train], fitness[train], x, rows=pool)
         for _ in range(samples_per_tree):
             if problem.finished() or tree.root is None or tree.root.n_candidates == 0:
                 break

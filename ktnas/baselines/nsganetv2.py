@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from ktnas.baselines.archive import Archive, enumerate_space, initial_size
 from ktnas.baselines.base import task_result
+from ktnas.baselines.encoding import encoded_space
 from ktnas.evaluator import BenchmarkProblem
 from ktnas.results import TaskResult
 from ktnas.spaces.base import SearchSpace
@@ -87,8 +89,9 @@ class GaussianProcess:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> GaussianProcess:
         d = cdist(x, x)
-        off = d[np.triu_indices(len(x), k=1)]
-        self._ell = float(np.median(off)) if off.size and np.median(off) > 0 else 1.0
+        off = d[_upper(len(x))]
+        median = float(np.median(off)) if off.size else 0.0
+        self._ell = median if median > 0 else 1.0
         self._x, self._mean, self._scale = x, float(y.mean()), float(y.std()) or 1.0
         k = np.exp(-0.5 * (d / self._ell) ** 2) + self.noise * np.eye(len(x))
         self._alpha = scipy.linalg.cho_solve(scipy.linalg.cho_factor(k), (y - self._mean) / self._scale)
@@ -192,8 +195,9 @@ def _search(
     pool: list[Callable[[], Surrogate]],
     make_surrogate: Callable[[], Surrogate] | None,
 ) -> TaskResult:
-    x_all = one_hot(space, archs)
-    row = {a: i for i, a in enumerate(archs)}
+    cells, x_all, row = encoded_space(space)  # one_hot(space, archs), once per process
+    if cells != archs:
+        raise ValueError(f"nsganetv2: the cells of {space.name} changed order between two reads")
     seen = problem.evaluator.seen
 
     archive = Archive(problem)
@@ -230,7 +234,8 @@ def _search(
 
 
 def one_hot(space: SearchSpace, archs: Sequence[str]) -> np.ndarray:
-    """(n, sum of op counts) one-hot encoding of each edge's op, from ``space.genes``."""
+    """(n, sum of op counts) one-hot encoding of each edge's op, from ``space.genes`` (the same matrix as
+    :func:`ktnas.baselines.encoding.one_hot_genes`, which the search reads once per process)."""
     genes = np.array([space.genes(a) for a in archs], dtype=np.int64)
     blocks = [np.eye(int(genes[:, j].max()) + 1)[genes[:, j]] for j in range(genes.shape[1])]
     return np.hstack(blocks)
@@ -267,7 +272,7 @@ def adaptive_switching(
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
     """Kendall's tau-b of two score vectors (``scipy.stats.kendalltau``'s statistic, without its p-value,
     which fails on 2 points); NaN when either vector is constant."""
-    i, j = np.triu_indices(len(a), k=1)
+    i, j = _upper(len(a))
     sa, sb = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
     denom = np.sqrt(float(np.count_nonzero(sa)) * float(np.count_nonzero(sb)))
     return float(np.sum(sa * sb) / denom) if denom > 0 else float("nan")
@@ -296,8 +301,9 @@ def inner_search(
     evaluate(pop)
 
     def pick() -> str:
-        i, j = rng.integers(len(pop), size=2)
-        return pop[int(i)] if visited[pop[int(i)]] >= visited[pop[int(j)]] else pop[int(j)]
+        # two scalar draws take the same two 32-bit words as rng.integers(len(pop), size=2), cheaper
+        i, j = int(rng.integers(len(pop))), int(rng.integers(len(pop)))
+        return pop[i] if visited[pop[i]] >= visited[pop[j]] else pop[j]
 
     for _ in range(generations):
         kids: list[str] = []
@@ -310,6 +316,14 @@ def inner_search(
         order = np.argsort(-np.array([visited[c] for c in union]), kind="stable")
         pop = [union[int(i)] for i in order[:pop_size]]
     return visited
+
+
+@lru_cache(maxsize=64)
+def _upper(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n, k=1)``, read only, once per size (folds and archives repeat their sizes)."""
+    i, j = np.triu_indices(n, k=1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
 
 
 def _independent_columns(x: np.ndarray) -> np.ndarray:

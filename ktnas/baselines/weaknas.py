@@ -68,50 +68,94 @@ class _MLP:
         self.biases: list[np.ndarray] = []
 
     def fit(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> _MLP:
+        """Full-batch Adam on the squared error (docs/method.md §7.3). Every parameter lives in one flat
+        buffer (weights, then biases, layer by layer) so that an Adam step is a dozen whole-buffer numpy
+        operations; each element sees the same operations in the same order as a per-layer update, so
+        the result is bit-identical to it, only cheaper (scripts/baselines_speed.py)."""
         n = x.shape[0]
         scale = float(y.std()) or 1.0
         target = ((y - y.mean()) / scale)[:, None]
         sizes = [x.shape[1], *self.hidden, 1]
+        shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+        n_w = sum(a * b for a, b in shapes)
+        size = n_w + sum(sizes[1:])
+        flat, grad = np.zeros(size), np.empty(size)
+        self.weights, self.biases = _views(flat, shapes), _views(flat[n_w:], [(b,) for b in sizes[1:]])
+        grad_w, grad_b = _views(grad, shapes), _views(grad[n_w:], [(b,) for b in sizes[1:]])
         # Glorot-uniform initialisation, as sklearn's MLPRegressor (the paper's predictor) does
-        self.weights = [
-            rng.uniform(-np.sqrt(6 / (a + b)), np.sqrt(6 / (a + b)), size=(a, b))
-            for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-        ]
-        self.biases = [np.zeros(b) for b in sizes[1:]]
-        params = [*self.weights, *self.biases]
-        m = [np.zeros_like(p) for p in params]
-        v = [np.zeros_like(p) for p in params]
+        for w, (a, b) in zip(self.weights, shapes, strict=True):
+            w[...] = rng.uniform(-np.sqrt(6 / (a + b)), np.sqrt(6 / (a + b)), size=(a, b))
+        m, v, tmp, step_size = np.zeros(size), np.zeros(size), np.empty(size), np.empty(size)
+        decay = np.empty(n_w)
+        acts = [x, *(np.empty((n, b)) for b in sizes[1:])]  # input, then each layer's output
+        deltas = [np.empty((n, a)) for a in sizes[:-1]]  # back-propagated error at each layer's input
+        last = len(shapes) - 1
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for step in range(1, self.epochs + 1):
-            acts = self._forward(x)
-            delta = (acts[-1] - target) / n
-            grads_w: list[np.ndarray] = []
-            grads_b: list[np.ndarray] = []
-            for layer in range(len(self.weights) - 1, -1, -1):
-                grads_w.append(acts[layer].T @ delta + self.weight_decay * self.weights[layer] / n)
-                grads_b.append(delta.sum(axis=0))
+            for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+                z = acts[layer + 1]
+                np.matmul(acts[layer], weight, out=z)
+                z += bias
+                if layer < last:
+                    np.maximum(z, 0.0, out=z)
+            delta = acts[-1] - target
+            delta /= n
+            np.multiply(flat[:n_w], self.weight_decay, out=decay)
+            decay /= n
+            for layer in range(last, -1, -1):
+                np.matmul(acts[layer].T, delta, out=grad_w[layer])
+                np.sum(delta, axis=0, out=grad_b[layer])
                 if layer > 0:
-                    delta = (delta @ self.weights[layer].T) * (acts[layer] > 0)
-            grads = [*grads_w[::-1], *grads_b[::-1]]
+                    np.matmul(delta, self.weights[layer].T, out=deltas[layer])
+                    deltas[layer] *= acts[layer] > 0
+                    delta = deltas[layer]
+            grad[:n_w] += decay
             lr_t = self.lr * np.sqrt(1 - beta2**step) / (1 - beta1**step)
-            for p, g, m_i, v_i in zip(params, grads, m, v, strict=True):
-                m_i *= beta1
-                m_i += (1 - beta1) * g
-                v_i *= beta2
-                v_i += (1 - beta2) * g * g
-                p -= lr_t * m_i / (np.sqrt(v_i) + eps)
+            m *= beta1
+            np.multiply(grad, 1 - beta1, out=tmp)
+            m += tmp
+            v *= beta2
+            np.multiply(grad, 1 - beta2, out=tmp)
+            tmp *= grad
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += eps
+            np.multiply(m, lr_t, out=step_size)
+            step_size /= tmp
+            flat -= step_size
         return self
-
-    def _forward(self, x: np.ndarray) -> list[np.ndarray]:
-        acts = [x]
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            z = acts[-1] @ w + b
-            acts.append(np.maximum(z, 0.0) if layer < len(self.weights) - 1 else z)
-        return acts
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Standardised prediction (only the ranking matters to the search)."""
-        return self._forward(x)[-1][:, 0]
+        z = x
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = z @ w
+            z += b
+            if layer < len(self.weights) - 1:
+                np.maximum(z, 0.0, out=z)
+        return z[:, 0]
+
+
+def _views(buf: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Consecutive C-ordered views of ``buf`` with the given shapes."""
+    out, at = [], 0
+    for shape in shapes:
+        k = int(np.prod(shape))
+        out.append(buf[at : at + k].reshape(shape))
+        at += k
+    return out
+
+
+def top_ranked(pred: np.ndarray, size: int) -> np.ndarray:
+    """``np.argsort(-pred, kind="stable")[:size]``: the ``size`` highest predictions, ties by position;
+    a partition finds the candidates, so only they are sorted."""
+    neg = -pred
+    if size < neg.size:
+        kth = np.partition(neg, size - 1)[size - 1]
+        if not np.isnan(kth):
+            cand = np.flatnonzero(neg <= kth)
+            return cand[np.argsort(neg[cand], kind="stable")[:size]]
+    return np.argsort(neg, kind="stable")[:size]
 
 
 def weaknas_steps(
@@ -139,7 +183,7 @@ def weaknas_steps(
     pool = np.flatnonzero(~queried)
     size = len(archs)
     start = rng.choice(pool, size=min(n_init, pool.size), replace=False)
-    yield WeakNASStep(0, tuple(archs[i] for i in pool), _query(problem, archs, start, queried, fitness, rng))
+    yield WeakNASStep(0, _names(archs, pool), _query(problem, archs, start, queried, fitness, rng))
 
     iteration = 0
     while not problem.finished():
@@ -150,11 +194,10 @@ def weaknas_steps(
         size = max(top_n, int(size * shrink))
         train = np.flatnonzero(queried & np.isfinite(fitness))  # -inf (over budget) never trains
         model = _MLP(hidden, epochs, lr, weight_decay).fit(x[train], fitness[train], rng)
-        pred = model.predict(x[pool])
-        sample_space = pool[np.argsort(-pred, kind="stable")[:size]]
+        sample_space = pool[top_ranked(model.predict(x[pool]), size)]
         picks = rng.choice(sample_space, size=min(n_per_iter, sample_space.size), replace=False)
         done = _query(problem, archs, picks, queried, fitness, rng)
-        yield WeakNASStep(iteration, tuple(archs[i] for i in sample_space), done)
+        yield WeakNASStep(iteration, _names(archs, sample_space), done)
 
 
 def weaknas(
@@ -170,6 +213,10 @@ def weaknas(
     for _ in weaknas_steps(space, problem, rng, **settings):
         pass
     return task_result(problem)
+
+
+def _names(archs: Sequence[str], rows: np.ndarray) -> tuple[str, ...]:
+    return tuple(map(archs.__getitem__, rows.tolist()))
 
 
 def _query(

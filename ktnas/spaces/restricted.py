@@ -45,6 +45,8 @@ class RestrictedSpace(SearchSpace):
             raise ValueError(f"{base.name}: RestrictedSpace needs fixed-length gene vectors")
         # arch -> indices mutate draws from; a search mutates the same few hundred cells again and again
         self._mutation_targets: dict[str, np.ndarray] = {}
+        # outside cell -> indices of its nearest allowed cells, which repair draws from (crossover children)
+        self._repair_targets: dict[str, np.ndarray] = {}
 
     # -- identity: delegated -----------------------------------------------------------------------
     def _parse(self, arch: str) -> tuple[int, ...]:
@@ -91,8 +93,12 @@ class RestrictedSpace(SearchSpace):
         """``arch`` if allowed, else a uniformly chosen allowed cell at the smallest edit distance."""
         if arch in self._position:
             return arch
-        dist = self._distances(arch)
-        return self._allowed[int(rng.choice(np.flatnonzero(dist == dist.min())))]
+        nearest = self._repair_targets.get(arch)
+        if nearest is None:
+            dist = self._distances(arch)
+            nearest = self._repair_targets[arch] = np.flatnonzero(dist == dist.min())
+        # the draw rng.choice(nearest) makes (numpy: choice = integers(0, n, dtype=int64)), cheaper
+        return self._allowed[int(nearest[rng.integers(0, nearest.size, dtype=np.int64)])]
 
     def _distances(self, arch: str) -> np.ndarray:
         g = np.asarray(self.base.genes(arch), dtype=np.int64)
