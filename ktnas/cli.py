@@ -272,7 +272,8 @@ def _cmd_results_page(args: argparse.Namespace) -> None:
         results = [SearchResult.load(p) for p in args.transfer]
         transfer = transfer_ranks(results, load_benchmark(results[0].space, args.benchmark))
     specs = [spec for name in RECIPES if (spec := get_recipe(name).table_spec()) is not None]
-    write_text(args.out, results_page([read_table(p, specs) for p in args.tables], specs, transfer))
+    tables = [read_table(p, specs) for p in args.tables]
+    write_text(args.out, results_page(tables, specs, transfer, args.landscapes or ()))
     log.info("wrote %s", args.out)
 
 
@@ -410,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--benchmark", type=Path, default=None, help="the benchmark of --transfer (default: bundled)"
+    )
+    w.add_argument(
+        "--landscapes",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="landscape tables (nb201_landscapes.csv): the claims decided on each fitness landscape",
     )
     w.add_argument("--out", type=Path, required=True, help="e.g. docs/results.md")
     w.set_defaults(func=_cmd_results_page)

@@ -70,12 +70,17 @@ class BenchmarkParams(LoopParams):
     proxy: str = "synflow"
     max_evaluations: int = 15625  # benchmark queries allowed per task
     stop_at_optimum: bool = True
+    #: the fitness landscape searched: a column name of the task (NB201: valid_acc, valid_acc_12ep,
+    #: test_acc); None = the benchmark's search column (NB201: 200-epoch x-valid accuracy)
+    fitness: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("tournament_size", "n_candidates", "warmup", "max_evaluations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"search hyper-parameter {name} must be a positive integer, got {value!r}")
+        if self.fitness is not None and not isinstance(self.fitness, str):
+            raise ValueError(f"search hyper-parameter fitness must be a landscape name, got {self.fitness!r}")
         super().__post_init__()
 
 

@@ -7,6 +7,7 @@ task names.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from functools import cache
@@ -35,10 +36,24 @@ class TaskSpec:
     direction: Direction
     description: str
     unit: str = "%"
+    #: other fitness landscapes of the task: name -> column (the search column is the default landscape)
+    landscapes: tuple[tuple[str, str], ...] = ()
 
     def fitness(self, values: np.ndarray | pd.Series) -> np.ndarray:
         """Metric → fitness where higher is better (losses are negated)."""
         return np.asarray(values, dtype=np.float64) * int(self.direction)
+
+    def on(self, landscape: str | None) -> TaskSpec:
+        """The task searched on ``landscape`` (one of :attr:`landscapes`; None = its search column)."""
+        if landscape is None:
+            return self
+        columns = dict(self.landscapes)
+        if landscape not in columns:
+            known = ", ".join(columns) or "none besides its search column"
+            raise ValueError(
+                f"fitness {landscape!r} is not a landscape of task {self.name}; its landscapes: {known}"
+            )
+        return dataclasses.replace(self, fitness_column=columns[landscape])
 
 
 #: every benchmark task, keyed by name; spaces register theirs in their own module

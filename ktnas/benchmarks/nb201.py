@@ -38,6 +38,14 @@ SPACE = "nb201"
 N_ARCHS = 15625
 TASK_NAMES: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16")
 REBUILD_HINT = "rebuild it with `ktnas benchmark --space nb201` (see DATA.md)"
+#: the fitness landscapes of every task (issue: does a conclusion survive a change of landscape?):
+#: 200-epoch x-valid accuracy (the search column), 12-epoch x-valid accuracy, 200-epoch test accuracy
+LANDSCAPES: tuple[str, ...] = ("valid_acc", "valid_acc_12ep", "test_acc")
+
+
+def _landscapes(task: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, f"{task}_{name}") for name in LANDSCAPES)
+
 
 register_tasks(
     TaskSpec(
@@ -46,6 +54,7 @@ register_tasks(
         fitness_column="cifar10_valid_acc",
         report_column="cifar10_test_acc",
         direction=Direction.MAXIMIZE,
+        landscapes=_landscapes("cifar10"),
         description="NAS-Bench-201 CIFAR-10: 200-epoch x-valid accuracy (cifar10-valid run); "
         "reported: test accuracy of the train+valid run",
     ),
@@ -55,6 +64,7 @@ register_tasks(
         fitness_column="cifar100_valid_acc",
         report_column="cifar100_test_acc",
         direction=Direction.MAXIMIZE,
+        landscapes=_landscapes("cifar100"),
         description="NAS-Bench-201 CIFAR-100: 200-epoch x-valid accuracy; reported: x-test accuracy",
     ),
     TaskSpec(
@@ -63,6 +73,7 @@ register_tasks(
         fitness_column="imagenet16_valid_acc",
         report_column="imagenet16_test_acc",
         direction=Direction.MAXIMIZE,
+        landscapes=_landscapes("imagenet16"),
         description="NAS-Bench-201 ImageNet16-120: 200-epoch x-valid accuracy; reported: x-test accuracy",
     ),
 )

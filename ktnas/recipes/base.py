@@ -189,11 +189,23 @@ class TabularRecipe(Recipe):
 
     params_class: ClassVar[type[LoopParams]] = BenchmarkParams
     tabular: ClassVar[bool] = True
+    #: the fitness landscapes its tasks can be searched on (``fitness``; the benchmark's ``TaskSpec.on``)
+    landscapes: ClassVar[tuple[str, ...]] = ()
 
     def benchmark(self, paths: SearchPaths) -> Any:
         from ktnas.benchmarks import load_benchmark
 
         return load_benchmark(self.name, paths.benchmark)
+
+    def check_params(self, key: str, method: str, tasks: Sequence[str], params: Mapping[str, Any]) -> None:
+        """As :meth:`Recipe.check_params`, and a ``fitness`` landscape must be one of the space's."""
+        super().check_params(key, method, tasks, params)
+        fitness = params.get("fitness")
+        if fitness is not None and fitness not in self.landscapes:
+            known = ", ".join(self.landscapes) or "none besides its search column"
+            raise ValueError(
+                f"config key {key}: fitness {fitness!r} is not a landscape of {self.name}; its landscapes: {known}"
+            )
 
     def task_groups(self) -> dict[str, tuple[str, ...]]:
         from ktnas.benchmarks import tasks_of
@@ -210,7 +222,8 @@ class TabularRecipe(Recipe):
         if missing:
             raise ValueError(f"benchmark table {bench.source} has no column for task(s) {missing}")
         problems: list[Problem] = [
-            BenchmarkProblem(view.evaluator(t).fresh(), hp.max_evaluations, hp.stop_at_optimum) for t in tasks
+            BenchmarkProblem(view.evaluator(t, hp.fitness).fresh(), hp.max_evaluations, hp.stop_at_optimum)
+            for t in tasks
         ]
         return Setup(view.space, problems)
 
@@ -221,6 +234,8 @@ class TabularRecipe(Recipe):
         tasks = tuple(sec.get("tasks", ()))
         emb = config.get("embedding", {}).get("method", "node2vec")
         methods: dict[str, dict[str, Any]] = sec.get("methods") or {}
+        if sec.get("fitness") is not None:  # the space's landscape, unless a method sets its own
+            methods = {m: {"fitness": sec["fitness"], **hp} for m, hp in methods.items()}
         runs: dict[str, Run] = {}
         method_seeds = sec.get("method_seeds") or {}
         for m, hp in methods.items():
@@ -265,6 +280,18 @@ class TabularRecipe(Recipe):
             name = f"ktnas-emb-{enc}"
             seeds = tuple(range(abl["seeds"]))
             runs[name] = Run(self.name, name, "ktnas", dict(base or {}), seeds, tasks, "ablation", enc)
+        land = sec.get("landscapes") or {}
+        for fitness in land.get("fitness", []):  # the main comparison on other fitness columns (reporting)
+            for m in land.get("methods", []):
+                if m not in methods:
+                    raise ValueError(
+                        f"config key {self.name}.landscapes.methods: {m!r} is not in {self.name}.methods; add it"
+                    )
+                name = f"land-{fitness}-{m}"
+                hp = dict(methods[m], fitness=fitness)
+                self.check_params(f"{self.name}.landscapes", m, tasks, hp)
+                seeds = tuple(range(land["seeds"]))
+                runs[name] = Run(self.name, name, m, hp, seeds, tasks, "landscapes", emb)
         return runs
 
     @abstractmethod
@@ -291,14 +318,17 @@ class _BenchmarkView:
         self.bench = bench
         self.space = searchable_space(space_name, bench)
         self.specs = {t.name: t for t in bench.tasks()}
-        self._evaluators: dict[str, Any] = {}
+        self._evaluators: dict[tuple[str, str | None], Any] = {}
 
-    def evaluator(self, task: str) -> Any:
+    def evaluator(self, task: str, landscape: str | None = None) -> Any:
+        """The task's evaluator on ``landscape`` (None: its search column)."""
         from ktnas.evaluator import Evaluator
 
-        if task not in self._evaluators:
-            self._evaluators[task] = Evaluator(self.bench, self.specs[task], self.space.all_archs())
-        return self._evaluators[task]
+        key = (task, landscape)
+        if key not in self._evaluators:
+            spec = self.specs[task].on(landscape)
+            self._evaluators[key] = Evaluator(self.bench, spec, self.space.all_archs())
+        return self._evaluators[key]
 
 
 _VIEWS: dict[int, _BenchmarkView] = {}

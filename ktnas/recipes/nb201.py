@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 class NB201Recipe(TabularRecipe):
     name: ClassVar[str] = "nb201"
     description: ClassVar[str] = "NAS-Bench-201: cifar10, cifar100, imagenet16; evaluations to the optimum"
+    landscapes: ClassVar[tuple[str, ...]] = ("valid_acc", "valid_acc_12ep", "test_acc")
 
     def reproduction(self, setup: Setup, tasks: Sequence[str], hp: Any, paths: SearchPaths) -> Any:
         # one proxy table per task: the proxy is computed with each dataset's input size and classes
@@ -68,7 +69,10 @@ class NB201Recipe(TabularRecipe):
     def table(
         self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
     ) -> tuple[pd.DataFrame, str]:
-        return evaluations_table([SearchResult.load(p) for p in inputs], study, versus)
+        results = [SearchResult.load(p) for p in inputs]
+        if study == "landscapes":
+            return landscape_table(results)
+        return evaluations_table(results, study, versus)
 
     def table_spec(self) -> TableSpec:
         """Table II on the results page, and the paper's claims (a)–(c) and (e) on it."""
@@ -261,3 +265,80 @@ def evaluations_table(
     per_seed = evaluations_frame(results, label="run")
     table = summarise_evaluations(per_seed, "run", tasks, refs)
     return table, study_markdown(table, study)
+
+
+# -- the main comparison on several fitness landscapes ---------------------------------------------------
+#: landscape of a run whose params leave ``fitness`` unset (the benchmark's search column)
+DEFAULT_LANDSCAPE = "valid_acc"
+LANDSCAPE_TITLES = {
+    "valid_acc": "200-epoch x-valid accuracy (the paper's)",
+    "valid_acc_12ep": "12-epoch x-valid accuracy",
+    "test_acc": "200-epoch test accuracy",
+}
+
+
+def landscape_table(results: Sequence[SearchResult]) -> tuple[pd.DataFrame, str]:
+    """Table II on each fitness landscape (``fitness`` of the runs' params): per landscape, a Table II in
+    the main table's columns (each method tested against ktnas, Holm-adjusted within the landscape), plus
+    ``p_vs_single`` / ``p_single_raw``, the paired Wilcoxon of each method against ``single`` on the same
+    landscape, Holm-adjusted within the landscape. The first column is ``landscape``."""
+    import pandas as pd
+
+    from ktnas.report.tables import REFERENCE, evaluations_frame, method_references, summarise_evaluations
+
+    by: dict[str, list[SearchResult]] = {}
+    for r in results:
+        by.setdefault(r.params.get("fitness") or DEFAULT_LANDSCAPE, []).append(r)
+    order = [k for k in LANDSCAPE_TITLES if k in by] + [k for k in by if k not in LANDSCAPE_TITLES]
+    frames = []
+    for land in order:
+        per_seed = evaluations_frame(by[land])
+        methods = list(dict.fromkeys(per_seed["method"]))
+        tasks = [t.task for t in by[land][0].tasks]
+        vs_ktnas = summarise_evaluations(per_seed, "method", tasks, method_references(methods, REFERENCE))
+        vs_single = summarise_evaluations(per_seed, "method", tasks, method_references(methods, "single"))
+        vs_single = vs_single.rename(columns={"p_vs_ktnas": "p_vs_single", "p_raw": "p_single_raw"})
+        table = vs_ktnas.merge(
+            vs_single[["method", "task", "p_vs_single", "p_single_raw"]], on=["method", "task"], how="left"
+        )
+        table.insert(0, "landscape", land)
+        frames.append(table)
+    table = pd.concat(frames, ignore_index=True)
+    return table, landscape_markdown(table)
+
+
+def landscape_markdown(table: pd.DataFrame) -> str:
+    """Per method and landscape: mean and median total evaluations, and the Holm-adjusted p against
+    ``single``."""
+    from ktnas.report.stats import MARK, format_p
+
+    lands = list(dict.fromkeys(table["landscape"]))
+    totals = table[table["task"] == "total"]
+    cell = {(r.landscape, r.method): r for r in totals.itertuples(index=False)}
+    head = " | ".join(f"{land}: mean | median | p vs single" for land in lands)
+    lines = [
+        "# NAS-Bench-201: the main comparison on three fitness landscapes",
+        "",
+        "Total evaluations over the three tasks until each task's best cell (on that landscape) is first "
+        "queried, mean and median over seeds (lower is better). Landscapes: "
+        + "; ".join(f"`{k}` = {LANDSCAPE_TITLES.get(k, k)}" for k in lands)
+        + ". `p vs single` = two-sided Wilcoxon signed-rank test (scipy.stats.wilcoxon) of the row against "
+        f"`single` on the same landscape, paired over the seeds both have, Holm-adjusted across the rows of "
+        f"that landscape; `{MARK}` = differs at adjusted p < 0.05. No method was tuned on these landscapes.",
+        "",
+        f"| method | {head} | seeds |",
+        "|---|" + "---|---|---|" * len(lands) + "---|",
+    ]
+    for m in dict.fromkeys(totals["method"]):
+        cells, seeds = [], []
+        for land in lands:
+            r = cell.get((land, m))
+            if r is None:
+                cells += ["–", "–", "–"]
+                continue
+            p = float(r.p_vs_single)
+            mark = MARK if np.isfinite(p) and p < 0.05 else ""
+            cells += [f"{r.mean:.1f}{mark}", f"{r.median:.1f}", format_p(p)]
+            seeds.append(int(r.n_seeds))
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {min(seeds) if seeds else 0} |")
+    return "\n".join(lines) + "\n"

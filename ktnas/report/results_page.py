@@ -20,7 +20,8 @@ the mean on the better side. A claim is "not tested" when its rows are missing o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,84 @@ def read_table(path: str | Path, specs: Sequence[TableSpec]) -> ResultTable:
     named = path.stem.partition("_")[2]
     study = named if named else ("main" if frame.columns[0] == "method" else path.stem)
     return ResultTable(path.name, frame, headline, study)
+
+
+def read_landscapes(path: str | Path, specs: Sequence[TableSpec]) -> dict[str, ResultTable]:
+    """A landscape table (``ktnas table --study landscapes``: the main table's columns per ``landscape``,
+    plus ``p_vs_single``) as one main table per landscape, in the file's order."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise KtnasError(f"{path}: unreadable table ({err}); rerun its table job") from None
+    if "landscape" not in frame.columns or "p_vs_single" not in frame.columns:
+        raise ValueError(f"{path.name}: not a landscape table (no landscape / p_vs_single column)")
+    out = {}
+    for land, sub in frame.groupby("landscape", sort=False):
+        main = sub.drop(columns=["landscape", "p_vs_single", "p_single_raw"], errors="ignore")
+        tasks = set(main["task"])
+        headline = next((s.headline for s in specs if s.headline in tasks), "")
+        if not headline:
+            raise ValueError(f"{path.name}: landscape {land!r} has no aggregate row of a known space")
+        out[str(land)] = ResultTable(path.name, main.reset_index(drop=True), headline, "main")
+    return out
+
+
+def landscape_section(
+    landscapes: Mapping[str, ResultTable], frame: pd.DataFrame, specs: Sequence[TableSpec]
+) -> list[str]:
+    """Markdown lines: each table claim decided by its rule on every landscape, then the landscape
+    comparison against single (``frame``: the landscape CSV)."""
+    table_claims = [
+        dataclasses.replace(s, claims=tuple(c for c in s.claims if c.rule != TRANSFER)) for s in specs
+    ]
+    verdicts: dict[str, dict[str, Claim]] = {}
+    for land, table in landscapes.items():
+        for c in check_claims([table], [s for s in table_claims if s.headline == table.headline]):
+            verdicts.setdefault(c.key, {})[land] = c
+    lands = list(landscapes)
+    lines = [
+        "## The claims on other fitness landscapes",
+        "",
+        "The main NAS-Bench-201 comparison repeated with each task's fitness read from another column of the "
+        "benchmark, every method with its main-table settings (nothing tuned on these landscapes); each claim "
+        "decided by the same rule as above on that landscape's table. Landscapes: "
+        + ", ".join(f"`{land}`" for land in lands)
+        + ".",
+        "",
+        "| claim | " + " | ".join(lands) + " |",
+        "|---|" + "---|" * len(lands),
+    ]
+    for key, by_land in sorted(verdicts.items()):
+        statement = next(iter(by_land.values())).statement
+        lines.append(
+            f"| ({key}) {statement} | "
+            + " | ".join(by_land[x].verdict if x in by_land else "–" for x in lands)
+            + " |"
+        )
+    lines.append("")
+    for key, by_land in sorted(verdicts.items()):
+        for land in lands:
+            if land in by_land:
+                lines.append(f"- ({key}) on `{land}`: **{by_land[land].verdict}**. {by_land[land].detail}")
+    headline = {land: t.headline for land, t in landscapes.items()}
+    rows = frame[frame["task"] == frame["landscape"].map(headline)]
+    lines += [
+        "",
+        "Against single-tasking on each landscape (mean and median of the aggregate row; `p` = Holm-adjusted "
+        "paired Wilcoxon against `single` within the landscape):",
+        "",
+        "| method | " + " | ".join(f"{land} mean | median | p" for land in lands) + " |",
+        "|---|" + "---|---|---|" * len(lands),
+    ]
+    cell = {(r.landscape, r.method): r for r in rows.itertuples(index=False)}
+    for m in dict.fromkeys(rows["method"]):
+        cells = []
+        for land in lands:
+            r = cell.get((land, m))
+            cells += ["–"] * 3 if r is None else [f"{r.mean:.1f}", f"{r.median:.1f}", format_p(r.p_vs_single)]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _headline_rows(table: ResultTable) -> pd.DataFrame:
@@ -260,9 +339,13 @@ def _demote(md: str) -> str:
 
 
 def results_page(
-    tables: Sequence[ResultTable], specs: Sequence[TableSpec], transfer: pd.DataFrame | None = None
+    tables: Sequence[ResultTable],
+    specs: Sequence[TableSpec],
+    transfer: pd.DataFrame | None = None,
+    landscapes: Sequence[str | Path] = (),
 ) -> str:
-    """The whole Markdown page: claims with their verdicts, then the tables beside the paper."""
+    """The whole Markdown page: claims with their verdicts, the claims on other fitness landscapes
+    (``landscapes``: landscape tables), then the tables beside the paper."""
     kinds = [(t.headline, t.study) for t in tables]
     repeated = sorted({k for k in kinds if kinds.count(k) > 1})
     if repeated:
@@ -285,6 +368,8 @@ def results_page(
     ]
     for c in claims:
         lines += [f"**({c.key}) {c.statement}** Rule: {c.rule}. Verdict: **{c.verdict}**. {c.detail}", ""]
+    for path in landscapes:
+        lines += landscape_section(read_landscapes(path, specs), pd.read_csv(path), specs)
     by_headline = {s.headline: (i, s) for i, s in enumerate(specs)}
     for t in sorted(tables, key=lambda t: (t.study != "main", by_headline[t.headline][0])):
         lines.append(_demote(by_headline[t.headline][1].markdown(t.frame, t.study)))

@@ -200,19 +200,29 @@ def default_spaces():
 
 
 def results_page_inputs(wc):
-    """The page's tables (every study of the default spaces) and, for claim (e), the main ktnas and
-    ktnas_random runs of the first default space that has both, with their benchmark."""
+    """The page's tables (every study of the default spaces; landscape tables apart) and, for claim (e),
+    the main ktnas and ktnas_random runs of the first default space that has both, with their benchmark."""
     tables = [
         f"results/tables/{space}_{s}.csv"
         for space in default_spaces()
         for s in studies(space)
-        if s != "figures"
+        if s not in ("figures", "landscapes")
+    ]
+    landscapes = [
+        f"results/tables/{space}_landscapes.csv"
+        for space in default_spaces()
+        if "landscapes" in studies(space)
     ]
     transfer, bench = [], []
     if transfer_runs():
         transfer = [manifest(r, *c) for r in transfer_runs() for c in chunks(r)]
         bench = [f"results/benchmarks/{transfer_runs()[0].space}.parquet"]
-    return {"tables": tables, "transfer": transfer, "benchmark": bench}
+    return {
+        "tables": tables,
+        "landscapes": landscapes,
+        "transfer": transfer,
+        "benchmark": bench,
+    }
 
 
 def transfer_runs():
@@ -235,11 +245,15 @@ def transfer_flags(wc, input):
     return f"--transfer {' '.join(files)} --benchmark {input.benchmark}"
 
 
+def landscape_flags(wc, input):
+    return f"--landscapes {' '.join(input.landscapes)}" if input.landscapes else ""
+
+
 def reference_files(wc):
     """A study table's fallback reference: the main ktnas run (a row only where a default variant is
     absent; `ktnas table` drops it otherwise)."""
     if (
-        wc.study in ("main", "figures", "heldout")
+        wc.study in ("main", "figures", "heldout", "landscapes")
         or wc.space not in TABULAR
         or "ktnas" not in RUNS[wc.space]
     ):

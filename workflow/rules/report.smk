@@ -92,8 +92,9 @@ rule results_page:
         "logs/docs/results_page.log",
     params:
         transfer=transfer_flags,
+        landscapes=landscape_flags,
     shell:
-        "ktnas results-page --tables {input.tables} {params.transfer} --out {output} 2> {log}"
+        "ktnas results-page --tables {input.tables} {params.transfer} {params.landscapes} --out {output} 2> {log}"
 
 
 rule publish:
