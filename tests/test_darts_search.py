@@ -141,8 +141,10 @@ def test_config_darts_section_validates_and_merges():
     assert full["darts"]["seeds"] == 5 and full["darts"]["methods"] == [
         "single",
         "emtnas",
+        "mtnas",
         "ktnas_random",
         "ktnas",
+        "ktnas_centred",
     ]
     med = darts_search_params(full, "medmnist")
     assert (med["population_size"], med["channels"], med["generations"]) == (40, 48, 200)
@@ -378,7 +380,7 @@ def test_darts_target_is_separate_from_the_default_target(tmp_path):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts["search"] == 2 and counts["retrain"] == 4  # 2 methods x 1 seed (x 2 tasks)
+    assert counts["search"] == 4 and counts["retrain"] == 8  # 4 methods x 1 seed (x 2 tasks)
     assert counts["embed"] == 1 and counts["table"] == 1 and counts["data"] == 2
     assert "gpu=1" in out.stdout
     default = _snakemake(tmp_path)
