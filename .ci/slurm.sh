@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pipeline on a real one-node SLURM cluster (no accounting, one fake GPU), built in a temp folder:
 #   a. config/test.yaml locally and through profiles/slurm: every results/tables/ file byte-identical;
-#   b. the `darts` target on synthetic data through profiles/slurm (GPU jobs: --gpus=1);
+#   b. the `darts` target on real images (the digits group) through profiles/slurm (GPU jobs: --gpus=1);
 #   c. a long search job cancelled with scancel mid-run, then rerun: it resumes from its checkpoint and
 #      gives the result of an uninterrupted local run.
 # Run by .ci/run, or alone (as root, on Debian): CI=true bash .ci/slurm.sh. Installs slurm-wlm and munge
@@ -168,11 +168,11 @@ while read -r f; do
 done < <(tables "$slurm_dir")
 say "a. all $n_tables files under results/tables/ are byte-identical (local vs SLURM)"
 
-# b. the DARTS path on synthetic data; its GPU jobs ask --gpus=1
+# b. the DARTS path on real images (the digits group); its GPU jobs ask --gpus=1
 t=$(date +%s)
 run darts 900 "${slurm_smk[@]}" -d "$slurm_dir" darts
 n_b=$(submitted darts)
-test -s "$slurm_dir/results/tables/darts_synthetic.csv" || fail "b. no DARTS table"
+test -s "$slurm_dir/results/tables/darts_digits.csv" || fail "b. no DARTS table"
 squeue -h --states=all -O "JobID:6,tres-per-job:12,NumCPUs:5,MinMemory:8,TimeLimit:12,State:10" \
   | grep "gres:gpu" > "$tmp/gpu-jobs.txt" || true
 sed 's/^/    /' "$tmp/gpu-jobs.txt" # job, GPUs, CPUs, memory, time limit, state

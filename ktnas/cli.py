@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_search)
 
     g = sub.add_parser("darts-data", help="download one DARTS-space dataset and describe its splits")
-    g.add_argument("--task", required=True, help="dataset name, e.g. cifar10, mnist, pathmnist, synthetic")
+    g.add_argument("--task", required=True, help="dataset, e.g. cifar10, mnist, pathmnist, digits, synthetic")
     g.add_argument("--data-root", type=Path, default=Path(Runtime.data_root), help="dataset folder")
     g.add_argument("--out", type=Path, required=True, help="JSON description of the splits")
     g.set_defaults(func=_cmd_darts_data)

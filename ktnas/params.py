@@ -100,7 +100,7 @@ class SupernetSettings:
     dropout: float = 0.1
     drop_path_keep: float = 0.9
     drop_path_start: int = 50  # generation from which drop path is on (25 for MedMNIST)
-    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 search split (fixed across runs)
+    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 search split and the digits split (fixed)
     amp: bool = True  # bf16/fp16 autocast on CUDA
 
     def __post_init__(self) -> None:

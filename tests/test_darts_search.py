@@ -1,5 +1,6 @@
 """DARTS cell space: weight-sharing multi-task search (docs/method.md §5.3-§5.7), retraining
-(§5.9), tables and the `darts` Snakemake target, all on the generated ``synthetic`` tasks on CPU."""
+(§5.9), tables and the `darts` Snakemake target, on CPU: the generated ``synthetic`` tasks, and the
+real-image ``digits`` group that config/test.yaml's smoke run uses."""
 
 from __future__ import annotations
 
@@ -108,6 +109,8 @@ def test_groups_and_their_defaults():
     assert GROUPS["cifar"].tasks == ("cifar10", "cifar100")
     assert GROUPS["mnist"].tasks == ("mnist", "fashion_mnist")
     assert GROUPS["medmnist"].tasks == ("pathmnist", "organamnist", "organcmnist", "organsmnist")
+    assert GROUPS["digits"].tasks == ("digits", "digits_parity")
+    assert GROUPS["synthetic"].tasks == ("synthetic", "synthetic_b")
     assert search_params("cifar").population_size == 20 and search_params("cifar").channels == 20
     med = search_params("medmnist")
     assert (med.population_size, med.channels, med.drop_path_start) == (40, 48, 25)
@@ -120,7 +123,7 @@ def test_groups_and_their_defaults():
     assert retrain_config("organsmnist", {"epochs": 3}, seed=4).seed == 4
     with pytest.raises(ValueError, match=r"unknown search hyper-parameter\(s\) \['K'\]"):
         search_params("cifar", {"K": 3})
-    with pytest.raises(ValueError, match="unknown DARTS task group 'imagenet'"):
+    with pytest.raises(ValueError, match="unknown DARTS task group 'imagenet'.*digits, synthetic"):
         search_params("imagenet")
     with pytest.raises(ValueError, match="M=30 exceeds population_size K=20"):
         search_params("cifar", {"n_transferred": 30})
@@ -151,18 +154,18 @@ def test_config_darts_section_validates_and_merges():
     assert darts_retrain_params(full, "cifar", "cifar100")["channels"] == 42
     assert darts_retrain_params(full, "cifar", "cifar100")["epochs"] == 600
     test = load_config(ROOT / "config" / "test.yaml")
-    assert set(test["darts"]["groups"]) == {"synthetic"}
+    assert set(test["darts"]["groups"]) == {"digits"}  # the smoke run trains on real images
 
     raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
     bad = copy.deepcopy(raw)
     bad["darts"]["search"]["n_transferred"] = 5
     with pytest.raises(
-        ValueError, match=r"darts.groups.synthetic: n_transferred: M=5 exceeds population_size K=4"
+        ValueError, match=r"darts.groups.digits: n_transferred: M=5 exceeds population_size K=4"
     ):
         validate_config(bad)
     bad = copy.deepcopy(raw)
-    bad["darts"]["groups"]["synthetic"] = {"retrain_tasks": {"cifar10": {"channels": 8}}}
-    with pytest.raises(ValueError, match="'cifar10' is not a task of group synthetic"):
+    bad["darts"]["groups"]["digits"] = {"retrain_tasks": {"cifar10": {"channels": 8}}}
+    with pytest.raises(ValueError, match="'cifar10' is not a task of group digits"):
         validate_config(bad)
     bad = copy.deepcopy(raw)
     bad["darts"]["search"]["chanels"] = 8
@@ -355,6 +358,20 @@ def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
 
     with pytest.raises(ValueError, match="not in the search result"):
         run_darts_retrain(res, "cifar10", RETRAIN_TINY, RUNTIME)
+
+
+@pytest.mark.slow
+def test_digits_group_search_and_retrain_on_real_images(tmp_path):
+    """The smoke run's group: a tiny two-task search (no transfer, no embedding) and a retraining on the
+    bundled digits, with the same tiny settings as the synthetic runs above."""
+    res = run_search("darts", "single", 0, GROUPS["digits"].tasks, TINY, SearchPaths(runtime=RUNTIME))
+    out = res.to_dict()
+    assert out["group"] == "digits" and [t["task"] for t in out["tasks"]] == ["digits", "digits_parity"]
+    for t in out["tasks"]:
+        assert SPACE.canonical(t["best_arch"]) == t["best_arch"] and 0.0 <= t["best_val_acc"] <= 100.0
+    r = run_darts_retrain(out, "digits_parity", RETRAIN_TINY, RUNTIME)
+    arch = next(t["best_arch"] for t in out["tasks"] if t["task"] == "digits_parity")
+    assert r["arch"] == arch and r["finished"] and 0.0 <= r["test_acc"] <= 100.0
 
 
 # -- workflow ----------------------------------------------------------------------------------------------

@@ -21,8 +21,10 @@ from ktnas.training.data import (
     every_nth_per_class,
     get_dataset_spec,
     iterate_batches,
+    load_digit_images,
     load_splits,
     prepare_batch,
+    stratified_split,
 )
 from ktnas.training.network import EvalNetwork, count_params
 from ktnas.training.retrain import RetrainConfig, retrain
@@ -187,6 +189,59 @@ def test_synthetic_splits(synthetic) -> None:
     assert len(synthetic.train) == 640
     again = load_splits("synthetic")
     assert torch.equal(again.train.images, synthetic.train.images)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_splits("digits")
+
+
+def test_digits_load_offline_with_disjoint_deterministic_splits(
+    digits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scikit-learn's bundled digits (§5.8): no download, 1×16×16 uint8, 10 classes, seeded stratified split."""
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    again = load_splits("digits", tmp_path / "empty", download=False)  # no files, no network
+    assert not (tmp_path / "empty").exists()
+    sizes = (len(digits.search_train), len(digits.search_val), len(digits.train), len(digits.test))
+    assert sizes == (1151, 287, 1438, 359) and sizes[2] + sizes[3] == 1797  # retraining: train + val
+    assert digits.train.images.shape[1:] == (1, 16, 16) and digits.train.images.dtype == torch.uint8
+    assert digits.spec.num_classes == 10 and not digits.spec.hflip
+    for part in (digits.search_train, digits.search_val, digits.test):
+        assert np.array_equal(np.unique(part.labels.numpy()), np.arange(10))  # stratified: every class
+    assert torch.equal(again.test.images, digits.test.images)
+    assert torch.equal(again.search_val.labels, digits.search_val.labels)
+
+    images, labels = load_digit_images()
+    assert images.shape == (1797, 1, 16, 16) and np.bincount(labels).size == 10
+    tr, va, te = stratified_split(labels, seed=0)  # the split load_splits made (split_seed 0)
+    assert len(np.r_[tr, va, te]) == len(np.unique(np.r_[tr, va, te])) == 1797  # disjoint, covering
+    for part, index in ((digits.search_train, tr), (digits.search_val, va), (digits.test, te)):
+        assert torch.equal(part.images, images[index]) and np.array_equal(part.labels.numpy(), labels[index])
+    assert torch.equal(digits.train.images, images[np.sort(np.r_[tr, va])])
+    assert np.allclose(np.bincount(labels[te]) / np.bincount(labels), 0.2, atol=0.01)  # stratified
+    other = load_splits("digits", split_seed=1)
+    assert not torch.equal(other.test.images, digits.test.images)
+    assert len(other.test) == len(digits.test)
+    with pytest.raises(ValueError, match="test=1.5"):
+        stratified_split(np.zeros(4), seed=0, test=1.5)
+    # the normalisation constants are the images' statistics
+    x = digits.train.images.float() / 255
+    assert float(x.mean()) == pytest.approx(digits.spec.mean[0], abs=0.005)
+    assert float(x.std()) == pytest.approx(digits.spec.std[0], abs=0.005)
+
+
+def test_digits_parity_shares_the_images_and_split(digits) -> None:
+    parity = load_splits("digits_parity")
+    assert parity.spec.num_classes == 2 and parity.spec.size == digits.spec.size
+    for a, b in ((parity.search_train, digits.search_train), (parity.test, digits.test)):
+        assert torch.equal(a.images, b.images)
+        assert torch.equal(a.labels, b.labels % 2)
 
 
 def test_prepare_batch_normalises_and_repeats_grayscale() -> None:
@@ -408,6 +463,18 @@ def test_retrain_resume_equals_uninterrupted(synthetic, tmp_path: Path) -> None:
     a = torch.load(tmp_path / "a.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "b.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_search_and_retrain_steps_on_the_digits(digits) -> None:
+    """A tiny supernet epoch, fitness and a retraining on real images (§5.5–§5.9)."""
+    archs = _archs(2, seed=8)
+    task = WeightSharingTask(digits, TINY, CPU)
+    stats = task.train_epoch(archs, 0)
+    assert stats["images"] == 96 and math.isfinite(stats["loss"])
+    fit = task.evaluate(archs)
+    assert len(fit) == 2 and all(0.0 <= f <= 100.0 for f in fit)
+    out = retrain(archs[0], digits, RETRAIN_TINY, RETRAIN_CPU)
+    assert out["finished"] and out["epochs_done"] == 2 and 0.0 <= out["test_acc"] <= 100.0
 
 
 def test_retrain_refuses_a_checkpoint_of_another_architecture(synthetic, tmp_path: Path) -> None:

@@ -59,9 +59,15 @@ GROUPS: dict[str, DartsGroup] = {
             description="paper Table VI: four MedMNIST tasks, K=40 and a C=48 supernet (authors' med config)",
         ),
         DartsGroup(
+            "digits",
+            ("digits", "digits_parity"),
+            description="real images for the smoke run (CI): scikit-learn's bundled 8×8 digits at 16×16, "
+            "the digit (10 classes) and its parity (2 classes), one shared split (never downloads)",
+        ),
+        DartsGroup(
             "synthetic",
             ("synthetic", "synthetic_b"),
-            description="two generated tasks for tests and CI (never downloads)",
+            description="two generated tasks for the unit tests (never downloads)",
         ),
     )
 }

@@ -7,7 +7,8 @@ to 3 channels (docs/method.md §5.3).
 
 Downloads go to ``<root>/<dataset name>/`` (default root ``resources/data``) through torchvision and
 the medmnist URLs; offline, missing files raise one :class:`~ktnas._io.KtnasError` saying what to put
-where.
+where. The ``digits`` tasks (scikit-learn's bundled 8×8 digits) and the generated ``synthetic`` tasks
+never download.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ _CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 _MNIST_MEAN = (0.1307,) * 3
 _MNIST_STD = (0.3081,) * 3
 _HALF = (0.5,) * 3
+#: side of the upsampled digits: the synthetic tasks' 16, so the smoke settings keep their meaning
+DIGITS_SIZE = 16
+#: pixel mean and std of all 1,797 digits at 16×16 (label-free statistics, like the MNIST constants)
+_DIGITS_MEAN = (0.3053,) * 3
+_DIGITS_STD = (0.3186,) * 3
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,9 @@ class DatasetSpec:
     std: tuple[float, float, float]
     pad: int  # RandomCrop padding of the training augmentation
     hflip: bool
-    source: str  # "cifar" | "mnist" | "medmnist" | "synthetic"
-    search_split: str  # how search train/val are made: "every5th" | "random80" | "official" | "generated"
+    source: str  # "cifar" | "mnist" | "medmnist" | "sklearn" | "synthetic"
+    # how search train/val are made: "every5th" | "random80" | "official" | "stratified" | "generated"
+    search_split: str
     description: str
     archives: tuple[str, ...] = ()  # the downloaded files, enough to build the dataset offline
     url: str = ""  # where the archives come from
@@ -123,6 +130,24 @@ def _med(name: str, classes: int, channels: int, title: str) -> DatasetSpec:
     )
 
 
+def _digits(name: str, classes: int, labels: str) -> DatasetSpec:
+    return DatasetSpec(
+        name=name,
+        num_classes=classes,
+        channels=1,
+        size=DIGITS_SIZE,
+        mean=_DIGITS_MEAN,
+        std=_DIGITS_STD,
+        pad=2,
+        hflip=False,  # a mirrored digit is another symbol
+        source="sklearn",
+        search_split="stratified",
+        description=f"real images: scikit-learn's 1,797 8×8 grey digits (bundled, no download), upsampled "
+        f"bilinearly to {DIGITS_SIZE}×{DIGITS_SIZE}; {labels}; seeded stratified split 1,151 / 287 / 359 "
+        "(search train / val / test), retraining on search train + val (1,438)",
+    )
+
+
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s
     for s in (
@@ -139,6 +164,8 @@ DATASETS: dict[str, DatasetSpec] = {
         _med("organamnist", 11, 1, "OrganAMNIST"),
         _med("organcmnist", 11, 1, "OrganCMNIST"),
         _med("organsmnist", 11, 1, "OrganSMNIST"),
+        _digits("digits", 10, "10 classes, the digit"),
+        _digits("digits_parity", 2, "2 classes, the digit's parity (even / odd)"),
         DatasetSpec(
             name="synthetic",
             num_classes=10,
@@ -170,6 +197,8 @@ DATASETS: dict[str, DatasetSpec] = {
 
 #: generator stream of each synthetic dataset (0 = seeded with split_seed itself)
 _SYNTHETIC_STREAM = {"synthetic": 0, "synthetic_b": 1}
+#: shares of the digits (per class) that go to test, then to search validation of the rest
+_DIGITS_TEST, _DIGITS_VAL = 0.2, 0.2
 
 
 def derive_seed(*parts: int) -> int:
@@ -319,6 +348,56 @@ def _load_medmnist(spec: DatasetSpec, root: Path, download: bool) -> dict[str, I
         ) from None
 
 
+def load_digit_images(size: int = DIGITS_SIZE) -> tuple[torch.Tensor, np.ndarray]:
+    """scikit-learn's 1,797 8×8 digits (bundled with the package) as uint8 ``(N, 1, size, size)`` images,
+    upsampled bilinearly (``align_corners=False``) from the 0–16 grey levels, and their digits (§5.8)."""
+    if size < 8:
+        raise ValueError(f"digits size {size} is below the images' native 8; use 8 or more (default 16)")
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        raise KtnasError(
+            f"the digits tasks need scikit-learn ({err}); install it with: pip install scikit-learn"
+        ) from None
+    bunch = load_digits()
+    x = torch.from_numpy(np.asarray(bunch.images, dtype=np.float32) / 16.0)[:, None]
+    if size != x.shape[-1]:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    images = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    return images, np.asarray(bunch.target, dtype=np.int64)
+
+
+def stratified_split(
+    labels: np.ndarray, seed: int, test: float = _DIGITS_TEST, val: float = _DIGITS_VAL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted (train, val, test) indices: per class, a ``seed``-ed permutation gives ``round(test·n)``
+    images to test and ``round(val·rest)`` of the rest to validation (the digits tasks, §5.8)."""
+    if not (0.0 < test < 1.0 and 0.0 < val < 1.0):
+        raise ValueError(f"split shares test={test}, val={val} must lie in (0, 1), e.g. 0.2 and 0.2")
+    rng = np.random.default_rng(seed)
+    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_test = int(round(test * len(idx)))
+        n_val = int(round(val * (len(idx) - n_test)))
+        parts[2].append(idx[:n_test])
+        parts[1].append(idx[n_test : n_test + n_val])
+        parts[0].append(idx[n_test + n_val :])
+    train, val_idx, test_idx = (np.sort(np.concatenate(p)) for p in parts)
+    return train, val_idx, test_idx
+
+
+def _digits_splits(spec: DatasetSpec, split_seed: int) -> Splits:
+    images, digits = load_digit_images(spec.size)
+    labels = digits % 2 if spec.name == "digits_parity" else digits
+    data = ImageSet(images, torch.from_numpy(labels))
+    # stratified on the digit, so every digits task of one split_seed shares the same partition
+    train, val, test = stratified_split(digits, split_seed)
+    return Splits(
+        spec, data.subset(train), data.subset(val), data.subset(np.sort(np.r_[train, val])), data.subset(test)
+    )
+
+
 def make_synthetic(
     seed: int = 0,
     num_classes: int = 10,
@@ -359,10 +438,14 @@ def load_splits(
     - MNIST, Fashion-MNIST: a random 80/20 split of the 60k train set seeded with ``split_seed``
       (a ktnas decision; the code's split is unseeded); test = official test set.
     - MedMNIST: official train / val / test (retraining trains on train).
+    - digits, digits_parity: scikit-learn's bundled digits (no download), a per-digit stratified split
+      seeded with ``split_seed``: 20 % test, 20 % of the rest search val; retraining on train + val.
     - synthetic: generated (``split_seed`` seeds the generator); the last 128 train images are the val.
     """
     spec = get_dataset_spec(name)
     root = Path(root)
+    if spec.source == "sklearn":
+        return _digits_splits(spec, split_seed)
     if spec.source == "synthetic":
         stream = _SYNTHETIC_STREAM[spec.name]
         seed = split_seed if stream == 0 else derive_seed(split_seed, stream)

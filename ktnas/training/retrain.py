@@ -47,7 +47,7 @@ class RetrainConfig:
     drop_path: float = 0.3  # final drop-path probability of the linear ramp from 0
     cutout: int = 16
     seed: int = 0  # weights, batch order, augmentation, drop path (the authors' code uses 0)
-    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 split (fixed across runs by default)
+    split_seed: int = 0  # seeds the MNIST/Fashion-MNIST 80/20 split and the digits split (fixed by default)
     amp: bool = True
     channels_last: bool = True
     data_on_device: bool = True
