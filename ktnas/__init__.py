@@ -1,3 +1,3 @@
 """ktnas: multi-task evolutionary NAS with architecture embedding and transfer rank."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
