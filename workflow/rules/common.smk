@@ -201,7 +201,8 @@ def default_spaces():
 
 def results_page_inputs(wc):
     """The page's tables (every study of the default spaces; landscape tables apart) and, for claim (e),
-    the main ktnas and ktnas_random runs of the first default space that has both, with their benchmark."""
+    the main ktnas and ktnas_random runs of the first default space that has both, with their benchmark.
+    """
     tables = [
         f"results/tables/{space}_{s}.csv"
         for space in default_spaces()
