@@ -147,9 +147,8 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".1f") -> str:
 def csv_text(table: pd.DataFrame) -> str:
     """The table as CSV: four decimals, but p-values with four significant digits (they go below 1e-4)."""
     out = table.copy()
-    for col in ("p_vs_ktnas", "p_raw"):
-        if col in out:
-            out[col] = [f"{p:.4g}" if np.isfinite(p) else "" for p in out[col].astype(float)]
+    for col in [c for c in out.columns if str(c).startswith("p_")]:  # p_vs_ktnas, p_raw, p_vs_single, ...
+        out[col] = [f"{p:.4g}" if np.isfinite(p) else "" for p in out[col].astype(float)]
     text: str = out.to_csv(index=False, float_format="%.4f")
     return text
 
