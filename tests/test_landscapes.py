@@ -118,7 +118,9 @@ def test_the_page_decides_each_claim_on_each_landscape(tmp_path) -> None:
     table, _ = landscape_table(_landscape_results())
     path = tmp_path / "nb201_landscapes.csv"
     path.write_text(csv_text(table))
-    assert pd.read_csv(path)["p_single_raw"].min() == pytest.approx(2 / 2**8, rel=1e-3)  # 4 significant digits
+    assert pd.read_csv(path)["p_single_raw"].min() == pytest.approx(
+        2 / 2**8, rel=1e-3
+    )  # 4 significant digits
     lands = read_landscapes(path, SPECS)
     assert list(lands) == ["valid_acc", "test_acc"] and lands["test_acc"].headline == "total"
     page = results_page([], SPECS, None, [path])
