@@ -128,7 +128,7 @@ def read_table(path: str | Path, specs: Sequence[TableSpec]) -> ResultTable:
 
 def read_landscapes(path: str | Path, specs: Sequence[TableSpec]) -> dict[str, ResultTable]:
     """A landscape table (``ktnas table --study landscapes``: the main table's columns per ``landscape``,
-    plus ``p_vs_single``) as one main table per landscape, in the file's order."""
+    plus ``p_vs_single``) as one main table per landscape, in the file's order (``p_vs_single`` kept)."""
     path = Path(path)
     try:
         frame = pd.read_csv(path)
@@ -138,7 +138,7 @@ def read_landscapes(path: str | Path, specs: Sequence[TableSpec]) -> dict[str, R
         raise ValueError(f"{path.name}: not a landscape table (no landscape / p_vs_single column)")
     out = {}
     for land, sub in frame.groupby("landscape", sort=False):
-        main = sub.drop(columns=["landscape", "p_vs_single", "p_single_raw"], errors="ignore")
+        main = sub.drop(columns="landscape")
         tasks = set(main["task"])
         headline = next((s.headline for s in specs if s.headline in tasks), "")
         if not headline:
@@ -147,11 +147,9 @@ def read_landscapes(path: str | Path, specs: Sequence[TableSpec]) -> dict[str, R
     return out
 
 
-def landscape_section(
-    landscapes: Mapping[str, ResultTable], frame: pd.DataFrame, specs: Sequence[TableSpec]
-) -> list[str]:
+def landscape_section(landscapes: Mapping[str, ResultTable], specs: Sequence[TableSpec]) -> list[str]:
     """Markdown lines: each table claim decided by its rule on every landscape, then the landscape
-    comparison against single (``frame``: the landscape CSV)."""
+    comparison against single."""
     table_claims = [
         dataclasses.replace(s, claims=tuple(c for c in s.claims if c.rule != TRANSFER)) for s in specs
     ]
@@ -184,8 +182,9 @@ def landscape_section(
         for land in lands:
             if land in by_land:
                 lines.append(f"- ({key}) on `{land}`: **{by_land[land].verdict}**. {by_land[land].detail}")
-    headline = {land: t.headline for land, t in landscapes.items()}
-    rows = frame[frame["task"] == frame["landscape"].map(headline)]
+    rows = pd.concat(
+        [t.frame[t.frame["task"] == t.headline].assign(landscape=land) for land, t in landscapes.items()]
+    )
     lines += [
         "",
         "Against single-tasking on each landscape (mean and median of the aggregate row; `p` = Holm-adjusted "
@@ -369,7 +368,7 @@ def results_page(
     for c in claims:
         lines += [f"**({c.key}) {c.statement}** Rule: {c.rule}. Verdict: **{c.verdict}**. {c.detail}", ""]
     for path in landscapes:
-        lines += landscape_section(read_landscapes(path, specs), pd.read_csv(path), specs)
+        lines += landscape_section(read_landscapes(path, specs), specs)
     by_headline = {s.headline: (i, s) for i, s in enumerate(specs)}
     for t in sorted(tables, key=lambda t: (t.study != "main", by_headline[t.headline][0])):
         lines.append(_demote(by_headline[t.headline][1].markdown(t.frame, t.study)))
