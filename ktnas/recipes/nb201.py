@@ -25,10 +25,19 @@ if TYPE_CHECKING:
     from ktnas.spaces.base import SearchSpace
 
 
+#: landscape of a run whose params leave ``fitness`` unset (the benchmark's search column)
+DEFAULT_LANDSCAPE = "valid_acc"
+LANDSCAPE_TITLES = {
+    "valid_acc": "200-epoch x-valid accuracy (the paper's)",
+    "valid_acc_12ep": "12-epoch x-valid accuracy",
+    "test_acc": "200-epoch test accuracy",
+}
+
+
 class NB201Recipe(TabularRecipe):
     name: ClassVar[str] = "nb201"
     description: ClassVar[str] = "NAS-Bench-201: cifar10, cifar100, imagenet16; evaluations to the optimum"
-    landscapes: ClassVar[tuple[str, ...]] = ("valid_acc", "valid_acc_12ep", "test_acc")
+    landscapes: ClassVar[tuple[str, ...]] = tuple(LANDSCAPE_TITLES)
 
     def reproduction(self, setup: Setup, tasks: Sequence[str], hp: Any, paths: SearchPaths) -> Any:
         # one proxy table per task: the proxy is computed with each dataset's input size and classes
@@ -268,13 +277,6 @@ def evaluations_table(
 
 
 # -- the main comparison on several fitness landscapes ---------------------------------------------------
-#: landscape of a run whose params leave ``fitness`` unset (the benchmark's search column)
-DEFAULT_LANDSCAPE = "valid_acc"
-LANDSCAPE_TITLES = {
-    "valid_acc": "200-epoch x-valid accuracy (the paper's)",
-    "valid_acc_12ep": "12-epoch x-valid accuracy",
-    "test_acc": "200-epoch test accuracy",
-}
 
 
 def landscape_table(results: Sequence[SearchResult]) -> tuple[pd.DataFrame, str]:
