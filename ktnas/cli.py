@@ -213,12 +213,13 @@ def _cmd_darts_data(args: argparse.Namespace) -> None:
 
 
 def _cmd_darts_retrain(args: argparse.Namespace) -> None:
-    from ktnas.recipes.darts import run_darts_retrain
+    from ktnas.recipes.darts import retrain_params
+    from ktnas.training.stages import run_darts_retrain
 
     result = run_darts_retrain(
         args.search,
         args.task,
-        _params(args.params),
+        retrain_params(args.task, _params(args.params)),
         _runtime(args),
         checkpoint_path=args.checkpoint,
     )

@@ -33,12 +33,13 @@ from ktnas.recipes.darts import (
     darts_search_params,
     get_group,
     retrain_config,
-    run_darts_retrain,
+    retrain_params,
 )
 from ktnas.runner import run_search
 from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import load_splits
 from ktnas.training.search_task import SearchConfig
+from ktnas.training.stages import run_darts_retrain
 
 ROOT = Path(__file__).resolve().parents[1]
 KTNAS = [sys.executable, "-m", "ktnas"]
@@ -357,7 +358,7 @@ def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
     assert "| ktnas |" in md.read_text()
 
     with pytest.raises(ValueError, match="not in the search result"):
-        run_darts_retrain(res, "cifar10", RETRAIN_TINY, RUNTIME)
+        run_darts_retrain(res, "cifar10", retrain_params("cifar10", RETRAIN_TINY), RUNTIME)
 
 
 @pytest.mark.slow
@@ -369,7 +370,7 @@ def test_digits_group_search_and_retrain_on_real_images(tmp_path):
     assert out["group"] == "digits" and [t["task"] for t in out["tasks"]] == ["digits", "digits_parity"]
     for t in out["tasks"]:
         assert SPACE.canonical(t["best_arch"]) == t["best_arch"] and 0.0 <= t["best_val_acc"] <= 100.0
-    r = run_darts_retrain(out, "digits_parity", RETRAIN_TINY, RUNTIME)
+    r = run_darts_retrain(out, "digits_parity", retrain_params("digits_parity", RETRAIN_TINY), RUNTIME)
     arch = next(t["best_arch"] for t in out["tasks"] if t["task"] == "digits_parity")
     assert r["arch"] == arch and r["finished"] and 0.0 <= r["test_acc"] <= 100.0
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ktnas._io import KtnasError
-from ktnas.params import DartsParams, LoopParams, Runtime
+from ktnas.params import DartsParams, LoopParams
 from ktnas.recipes.base import Recipe, Run, SearchPaths, Setup, task_seed
 
 if TYPE_CHECKING:
@@ -214,36 +214,18 @@ def retrain_defaults(task: str) -> dict[str, Any]:
     return out
 
 
+def retrain_params(task: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Retraining settings of ``task``: its defaults (C=48/42 on CIFAR, 20 on 28×28 data) < ``params``;
+    what ``ktnas darts-retrain`` hands :func:`ktnas.training.stages.run_darts_retrain`."""
+    return {**retrain_defaults(task), **(params or {})}
+
+
 def retrain_config(task: str, params: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
-    """RetrainConfig defaults < the task's defaults (C=48/42 on CIFAR, 20 on 28×28 data) < ``params``;
-    ``seed`` applies unless ``params`` sets one."""
+    """RetrainConfig defaults < the task's defaults < ``params``; ``seed`` applies unless ``params``
+    sets one."""
     from ktnas.training import stages
 
-    return stages.retrain_config({**retrain_defaults(task), **(params or {})}, seed)
-
-
-def run_darts_retrain(
-    search: Mapping[str, Any] | str | Path,
-    task: str,
-    params: Mapping[str, Any] | None = None,
-    runtime: Runtime | None = None,
-    checkpoint_path: str | Path | None = None,
-    download: bool = True,
-    stop_after: int | None = None,
-) -> dict[str, Any]:
-    """Retrain the genotype a search found for ``task`` (``ktnas darts-retrain``): the task's retraining
-    defaults < ``params``, then :func:`ktnas.training.stages.run_darts_retrain`."""
-    from ktnas.training import stages
-
-    return stages.run_darts_retrain(
-        search,
-        task,
-        {**retrain_defaults(task), **(params or {})},
-        runtime,
-        checkpoint_path=checkpoint_path,
-        download=download,
-        stop_after=stop_after,
-    )
+    return stages.retrain_config(retrain_params(task, params), seed)
 
 
 def darts_search_params(config: Mapping[str, Any], group: str) -> dict[str, Any]:

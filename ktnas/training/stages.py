@@ -43,7 +43,7 @@ def prepare_dataset(
 
 def retrain_config(params: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
     """RetrainConfig defaults < ``params`` (the DARTS recipe merges in its per-task defaults first:
-    :func:`ktnas.recipes.darts.retrain_config`); ``seed`` applies unless ``params`` sets one."""
+    :func:`ktnas.recipes.darts.retrain_params`); ``seed`` applies unless ``params`` sets one."""
     from ktnas.training.retrain import RetrainConfig
 
     params = dict(params or {})
