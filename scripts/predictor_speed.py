@@ -1,15 +1,19 @@
-"""Speed of the TransNAS-Bench-101 predictor search, old code path against the current one, same inputs.
+"""Speed of the TransNAS-Bench-101 predictor search, three code paths on the same inputs.
 
-The old path is kept below as a faithful copy of the code before the speed-up: ``GCNPredictor`` encoding
-every cell again in each new predictor and training through ``torch.optim.Adam(foreach=True)`` with
-``zero_grad``/``backward``/``step``, and ``RestrictedSpace.mutate`` recomputing the edit distances to all
-allowed cells at every call and drawing with ``rng.choice``. The script patches it in, runs the same
-searches both ways in this process (interleaved, so load on a shared machine hits both alike, after a
-warm-up of both), checks that the full result dicts are identical, and prints the CPU-time ratio. The
-one-time cost of the first ``torch.optim`` optimizer in a process, which only the old path pays, is
-printed separately. It then does the same for the
-predictor alone (fit + predict on the training sets those searches used) and checks the predictions are
-bit-identical.
+- ``old``: a faithful copy (below) of the code before any speed-up: ``GCNPredictor`` encoding every cell
+  again in each new predictor and training through ``torch.optim.Adam(foreach=True)`` with
+  ``zero_grad``/``backward``/``step``, and ``RestrictedSpace.mutate`` recomputing the edit distances to all
+  allowed cells at every call and drawing with ``rng.choice``;
+- ``unbatched``: the current predictor, but each fit alone (the code before the tasks' fits were batched);
+- ``new``: the current code, the tasks' predictors of a generation trained as one batched model
+  (:func:`ktnas.predictors.gcn.fit_many`).
+
+The script patches each path in, runs the same searches every way in this process (interleaved per seed,
+so load on a shared machine hits all alike, after a warm-up of each), checks that the full result dicts
+are identical, and prints the CPU-time ratios. The one-time cost of the first ``torch.optim`` optimizer in a
+process, which only the old path pays, is printed separately. It then does the same for the predictor
+alone (fit + predict on the training sets those searches used, grouped as the search fitted them) and
+checks the predictions are bit-identical.
 
 Usage: ``python scripts/predictor_speed.py [--seeds 0 1 2] [--embedding t101emb.parquet]``. With
 ``--embedding`` (``ktnas embed --space trans101 --method node2vec --dim 256 --seed 0 --out ...``) the
@@ -21,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -47,13 +49,37 @@ TASKS = ["class_object", "class_scene", "room_layout"]
 class OldGCNPredictor(gcn.GCNPredictor):
     """``GCNPredictor`` as it was: per-instance encoding cache, ``torch.optim.Adam`` training loop.
 
-    Only ``_encode``, ``fit`` and ``predict`` are replaced; ``_init_params``, ``_forward`` and
-    ``_generator`` are unchanged by the speed-up and inherited.
+    ``_generator`` is unchanged by the speed-ups and inherited; the rest is the code of then.
     """
 
     def __init__(self, seed: int, **kw: Any) -> None:
         super().__init__(seed, **kw)
         self._features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _init_params(self, n_features: int, gen: torch.Generator) -> list[torch.Tensor]:  # type: ignore[override]
+        def glorot(fan_in: int, fan_out: int, copies: int = 1) -> torch.Tensor:
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            w = (torch.rand(fan_in, copies * fan_out, generator=gen) * 2 - 1) * bound
+            return w.requires_grad_()
+
+        params: list[torch.Tensor] = []
+        width = n_features
+        for _ in range(self.layers):
+            params += [glorot(width, self.hidden, copies=2), torch.zeros(self.hidden, requires_grad=True)]
+            width = self.hidden
+        params += [glorot(width, self.hidden), torch.zeros(self.hidden, requires_grad=True)]
+        params += [glorot(self.hidden, 1), torch.zeros(1, requires_grad=True)]
+        return params
+
+    def _forward(self, params: Sequence[torch.Tensor], adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        b, v = x.shape[0], x.shape[1]
+        h = x
+        for k in range(self.layers):
+            w, bias = params[2 * k : 2 * k + 2]
+            hw = (h @ w).view(b, v, 2, self.hidden).transpose(1, 2).reshape(b, 2 * v, self.hidden)
+            h = torch.relu(adj @ hw + bias)
+        w1, b1, w2, b2 = params[2 * self.layers :]
+        return (torch.relu(h.mean(dim=1) @ w1 + b1) @ w2 + b2).squeeze(-1)
 
     def _encode(self, archs: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         adjs, feats = [], []
@@ -114,39 +140,68 @@ def old_gcn_factory() -> Callable[[int], object]:
     return lambda seed: OldGCNPredictor(seed=seed)
 
 
+def fit_in_turn(predictors: Sequence[Any], data: Sequence[tuple[list[str], np.ndarray]]) -> None:
+    """The old path's fits: one predictor at a time, through its own ``fit``."""
+    for predictor, (archs, y) in zip(predictors, data, strict=True):
+        predictor.fit(archs, y)
+
+
+_BATCHED = gcn.fit_many
+
+
+def fit_unbatched(predictors: Sequence[Any], data: Sequence[tuple[list[str], np.ndarray]]) -> None:
+    """The current predictor, one at a time (as before batching): every fit alone."""
+    for predictor, item in zip(predictors, data, strict=True):
+        _BATCHED([predictor], [item])
+
+
 # -- measurement -----------------------------------------------------------------------------------------
 class Recorder:
-    """Wraps a predictor factory and keeps every (seed, train archs, y, query archs) it is used on."""
+    """Wraps ``fit_many`` and keeps every call's (seed, train archs, y, query archs) per predictor."""
 
-    def __init__(self, factory: Callable[[int], object]) -> None:
-        self.factory = factory
-        self.calls: list[tuple[int, list[str], np.ndarray, list[str]]] = []
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[int, list[str], np.ndarray, list[str]]]] = []
 
-    def __call__(self, seed: int) -> object:
-        inner: Any = self.factory(seed)
-        calls = self.calls
+    def __call__(self, predictors: Sequence[Any], data: Sequence[tuple[list[str], np.ndarray]]) -> None:
+        group = []
+        for predictor, (archs, y) in zip(predictors, data, strict=True):
+            record = (predictor.seed, list(archs), np.asarray(y), [])
+            group.append(record)
+            inner = predictor.predict
 
-        class Spy:
-            def fit(self, archs: Sequence[str], y: np.ndarray) -> Spy:
-                calls.append((seed, list(archs), np.asarray(y), []))
-                inner.fit(archs, y)
-                return self
+            def predict(query: Sequence[str], inner: Any = inner, record: Any = record) -> np.ndarray:
+                record[3].extend(query)
+                return np.asarray(inner(query))
 
-            def predict(self, archs: Sequence[str]) -> np.ndarray:
-                calls[-1][3].extend(archs)
-                return np.asarray(inner.predict(archs))
-
-        return Spy()
+            predictor.predict = predict
+        self.calls.append(group)
+        _BATCHED(predictors, data)
 
 
-def search(method: str, seed: int, params: dict[str, Any], embedding: str | None, old: bool) -> dict:
-    if old:
-        patches = [
-            mock.patch.object(t101, "gcn_factory", old_gcn_factory),
-            mock.patch.object(RestrictedSpace, "mutate", old_mutate),
-        ]
-    else:
-        patches = []
+PATHS = {
+    # name: (predictor factory patched into the recipe or None, fit_many patched in, mutation or None)
+    "old": (old_gcn_factory, fit_in_turn, old_mutate),
+    "unbatched": (None, fit_unbatched, None),
+    "new": (None, None, None),
+}
+
+
+def search(
+    method: str,
+    seed: int,
+    params: dict[str, Any],
+    embedding: str | None,
+    path: str,
+    fit: Callable[..., None] | None = None,
+) -> dict:
+    factory, fit_many, mutate = PATHS[path]
+    patches = []
+    if factory is not None:
+        patches.append(mock.patch.object(t101, "gcn_factory", factory))
+    if fit or fit_many:
+        patches.append(mock.patch.object(gcn, "fit_many", fit or fit_many))
+    if mutate is not None:
+        patches.append(mock.patch.object(RestrictedSpace, "mutate", mutate))
     for p in patches:
         p.start()
     try:
@@ -156,14 +211,23 @@ def search(method: str, seed: int, params: dict[str, Any], embedding: str | None
             p.stop()
 
 
-def timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+def timed(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, float]:
     t0 = time.process_time()
-    out = fn(*args)
+    out = fn(*args, **kw)
     return out, time.process_time() - t0
 
 
-def fit_predict(make: Callable[[], Any], train: list[str], y: np.ndarray, query: list[str]) -> np.ndarray:
-    return np.asarray(make().fit(train, y).predict(query))
+def fit_predict_old(seed: int, train: list[str], y: np.ndarray, query: list[str]) -> np.ndarray:
+    return np.asarray(OldGCNPredictor(seed).fit(train, y).predict(query))
+
+
+def fit_predict_new(
+    group: Sequence[tuple[int, list[str], np.ndarray, list[str]]], graphs: gcn.CellGraphs, batched: bool
+) -> list[np.ndarray]:
+    predictors = [gcn.GCNPredictor(seed, graphs=graphs) for seed, *_ in group]
+    data = [(train, y) for _, train, y, _ in group]
+    (_BATCHED if batched else fit_unbatched)(predictors, data)
+    return [p.predict(query) for p, (*_, query) in zip(predictors, group, strict=True)]
 
 
 def main() -> None:
@@ -180,41 +244,48 @@ def main() -> None:
     # so a `ktnas search` process saves this once; it is timed here and kept out of the ratios below
     _, first_optim = timed(torch.optim.Adam, [torch.zeros(1, requires_grad=True)])
     print(f"one-time cost of the first torch.optim.Adam in a process (old path only): {first_optim:.2f} s")
-    for old in (True, False):  # warm-up of both paths: table load, imports, caches
-        search(method, args.seeds[0], params, args.embedding, old)
-    old_t, new_t = [], []
-    recorded: list[tuple[int, list[str], np.ndarray, list[str]]] = []
+    for path in PATHS:  # warm-up of every path: table load, imports, caches
+        search(method, args.seeds[0], params, args.embedding, path)
+    times: dict[str, list[float]] = {path: [] for path in PATHS}
+    recorded: list[list[tuple[int, list[str], np.ndarray, list[str]]]] = []
     for seed in args.seeds:
-        r_old, t_old = timed(search, method, seed, params, args.embedding, True)
-        recorder = Recorder(t101.gcn_factory())
-        with mock.patch.object(t101, "gcn_factory", lambda rec=recorder: rec):
-            r_new, t_new = timed(search, method, seed, params, args.embedding, False)
-        if r_old != r_new:
-            raise SystemExit(f"seed {seed}: result dicts differ between the old and the new code path")
-        recorded += recorder.calls
-        old_t.append(t_old)
-        new_t.append(t_new)
-        print(f"search seed {seed}: old {t_old:.2f} s, new {t_new:.2f} s, identical results")
+        results = {}
+        for path in PATHS:
+            recorder = Recorder() if path == "new" else None
+            results[path], dt = timed(search, method, seed, params, args.embedding, path, fit=recorder)
+            times[path].append(dt)
+            if recorder is not None:
+                recorded += recorder.calls
+        if not results["old"] == results["unbatched"] == results["new"]:
+            raise SystemExit(f"seed {seed}: result dicts differ between the code paths")
+        print(f"search seed {seed}: " + ", ".join(f"{p} {times[p][-1]:.2f} s" for p in PATHS) + ", identical")
+    old, unbatched, new = (sum(times[p]) for p in PATHS)
+    n = len(args.seeds)
     print(
-        f"search: old {statistics.mean(old_t):.2f} s, new {statistics.mean(new_t):.2f} s per seed, "
-        f"ratio {sum(old_t) / sum(new_t):.2f}x"
+        f"search per seed: old {old / n:.2f} s, unbatched {unbatched / n:.2f} s, new {new / n:.2f} s; "
+        f"ratio old/new {old / new:.2f}x, unbatched/new {unbatched / new:.2f}x"
     )
 
-    # the predictor alone on the same fits (the recorded runs also used a shared CellGraphs: do too)
+    # the predictor alone on the same fits, grouped as the search fitted them (a shared CellGraphs as there)
     graphs = gcn.CellGraphs(gcn.Trans101Space())
-    t_old = t_new = 0.0
-    for seed, train, y, query in recorded:
-        p_old, dt = timed(fit_predict, partial(OldGCNPredictor, seed), train, y, query)
-        t_old += dt
-        p_new, dt = timed(fit_predict, partial(gcn.GCNPredictor, seed, graphs=graphs), train, y, query)
-        t_new += dt
-        if not np.array_equal(p_old, p_new):
-            raise SystemExit(f"predictor seed {seed}: predictions differ")
-    n = len(recorded)
+    t = {"old": 0.0, "unbatched": 0.0, "new": 0.0}
+    for group in recorded:
+        outs = []
+        for seed, train, y, query in group:
+            out, dt = timed(fit_predict_old, seed, train, y, query)
+            t["old"] += dt
+            outs.append(out)
+        for name, batched in (("unbatched", False), ("new", True)):
+            preds, dt = timed(fit_predict_new, group, graphs, batched)
+            t[name] += dt
+            if not all(np.array_equal(a, b) for a, b in zip(outs, preds, strict=True)):
+                raise SystemExit(f"predictor seeds {[g[0] for g in group]}: {name} predictions differ")
+    fits = sum(len(g) for g in recorded)
+    cells = int(math.fsum(len(c[1]) for g in recorded for c in g) / fits)
     print(
-        f"predictor fit+predict ({n} fits, {int(math.fsum(len(c[1]) for c in recorded) / n)} cells on "
-        f"average): old {t_old:.2f} s, new {t_new:.2f} s, identical predictions, "
-        f"ratio {t_old / t_new:.2f}x"
+        f"predictor fit+predict ({fits} fits in {len(recorded)} calls, {cells} cells on average): "
+        f"old {t['old']:.2f} s, unbatched {t['unbatched']:.2f} s, new {t['new']:.2f} s, identical predictions; "
+        f"ratio old/new {t['old'] / t['new']:.2f}x, unbatched/new {t['unbatched'] / t['new']:.2f}x"
     )
 
 

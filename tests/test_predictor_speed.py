@@ -1,6 +1,7 @@
 """The TransNAS-Bench-101 predictor search made cheaper computes the same floats: the hand-rolled Adam step
-equals ``torch.optim.Adam(foreach=True)``, shared cell encodings equal fresh ones, and the cached
-restricted mutation draws what ``rng.choice`` drew."""
+equals ``torch.optim.Adam(foreach=True)``, predictors fitted together as one batched model equal lone
+fits, shared cell encodings equal fresh ones, and the cached restricted mutation draws what
+``rng.choice`` drew."""
 
 from __future__ import annotations
 
@@ -21,25 +22,85 @@ def _data(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     return archs, rng.normal(size=len(archs))
 
 
-def test_fit_matches_torch_adam_bit_for_bit() -> None:
+def _reference_forward(
+    model: object, params: list[torch.Tensor], adj: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
+    """One predictor, written plainly (docs/method.md §6.2.3): per layer relu(A (h W) + b), mean over
+    vertices, a two-layer MLP."""
+    b, v = x.shape[0], x.shape[1]
+    hidden, layers = model.hidden, model.layers  # type: ignore[attr-defined]
+    h = x
+    for k in range(layers):
+        w, bias = params[2 * k : 2 * k + 2]
+        hw = (h @ w).view(b, v, 2, hidden).transpose(1, 2).reshape(b, 2 * v, hidden)
+        h = torch.relu(adj @ hw + bias)
+    w1, b1, w2, b2 = params[2 * layers :]
+    return (torch.relu(h.mean(dim=1) @ w1 + b1) @ w2 + b2).squeeze(-1)
+
+
+def _reference_fit(seed: object, archs: list[str], y: np.ndarray, epochs: int) -> list[torch.Tensor]:
+    """The same model trained alone through ``torch.optim.Adam`` and ``backward``."""
     from ktnas.predictors.gcn import GCNPredictor, _single_thread
 
-    archs, y = _data(30, 0)
-    model = GCNPredictor(3, epochs=25).fit(archs, y)
-    # the reference: the same model trained through torch.optim.Adam and autograd's .grad
-    ref = GCNPredictor(3, epochs=25)
+    ref = GCNPredictor(seed, epochs=epochs)  # type: ignore[arg-type]
     with _single_thread():
         adj, x = ref._graphs.batch(archs)
         t = torch.from_numpy((y - y.mean()) / y.std()).float()
-        params = ref._init_params(x.shape[-1], ref._generator())
+        params = [p.requires_grad_() for p in ref._init_params(x.shape[-1], ref._generator())]
         opt = torch.optim.Adam(params, lr=ref.lr, foreach=True)
         for _ in range(ref.epochs):
             opt.zero_grad()
-            torch.mean((ref._forward(params, adj, x) - t) ** 2).backward()
+            torch.mean((_reference_forward(ref, params, adj, x) - t) ** 2).backward()
             opt.step()
+    return [p.detach() for p in params]
+
+
+def test_fit_matches_torch_adam_bit_for_bit() -> None:
+    from ktnas.predictors.gcn import GCNPredictor
+
+    archs, y = _data(30, 0)
+    model = GCNPredictor(3, epochs=25).fit(archs, y)
     assert model._params is not None
-    for mine, theirs in zip(model._params, params, strict=True):
-        assert torch.equal(mine, theirs.detach())
+    for mine, theirs in zip(model._params, _reference_fit(3, archs, y, 25), strict=True):
+        assert torch.equal(mine.reshape(theirs.shape), theirs)
+
+
+def test_fit_many_equals_separate_fits_bit_for_bit() -> None:
+    """Predictors trained together (same training-set size: one stacked model; other sizes and other
+    hyper-parameters: their own groups) get the floats of lone fits, and predictors that share a numpy
+    generator draw their initial weights in the order given, as sequential fits would."""
+    from ktnas.predictors.gcn import GCNPredictor, fit_many
+
+    sets = [_data(n, s) for n, s in [(20, 1), (20, 2), (35, 3), (20, 4)]]
+    sets = [(a[:20], y[:20]) if i != 2 else (a, y) for i, (a, y) in enumerate(sets)]
+
+    def make(gen: np.random.Generator) -> list[GCNPredictor]:
+        return [
+            GCNPredictor(gen, epochs=15),
+            GCNPredictor(7, epochs=15),
+            GCNPredictor(gen, epochs=15),
+            GCNPredictor(8, epochs=12),
+        ]
+
+    together = make(np.random.default_rng(5))
+    fit_many(together, sets)
+    alone = make(np.random.default_rng(5))
+    for predictor, (archs, y) in zip(alone, sets, strict=True):
+        predictor.fit(archs, y)
+    query = _data(60, 9)[0]
+    for a, b in zip(together, alone, strict=True):
+        assert a._params is not None and b._params is not None
+        assert all(torch.equal(p, q) for p, q in zip(a._params, b._params, strict=True))
+        assert np.array_equal(a.predict(query), b.predict(query))
+    # and the lone fit is the plain model's
+    assert all(
+        torch.equal(p.reshape(q.shape), q)
+        for p, q in zip(alone[1]._params or [], _reference_fit(7, *sets[1], 15), strict=True)
+    )
+    with pytest.raises(ValueError, match="2 predictors but 1 training sets"):
+        fit_many(together[:2], sets[:1])
+    with pytest.raises(ValueError, match="at least 2 architectures"):
+        fit_many(together[:1], [(sets[0][0][:1], sets[0][1][:1])])
 
 
 def test_shared_cell_graphs_change_nothing() -> None:

@@ -156,52 +156,45 @@ class GCNPredictor:
 
         def glorot(fan_in: int, fan_out: int, copies: int = 1) -> torch.Tensor:
             bound = math.sqrt(6.0 / (fan_in + fan_out))
-            w = (torch.rand(fan_in, copies * fan_out, generator=gen) * 2 - 1) * bound
-            return w.requires_grad_()
+            return (torch.rand(fan_in, copies * fan_out, generator=gen) * 2 - 1) * bound
 
         params: list[torch.Tensor] = []
         width = n_features
         for _ in range(self.layers):
-            params += [glorot(width, self.hidden, copies=2), torch.zeros(self.hidden, requires_grad=True)]
+            params += [glorot(width, self.hidden, copies=2), torch.zeros(self.hidden)]
             width = self.hidden
-        params += [glorot(width, self.hidden), torch.zeros(self.hidden, requires_grad=True)]
-        params += [glorot(self.hidden, 1), torch.zeros(1, requires_grad=True)]
+        params += [glorot(width, self.hidden), torch.zeros(self.hidden)]
+        params += [glorot(self.hidden, 1), torch.zeros(1)]
         return params
 
-    def _forward(self, params: list[torch.Tensor], adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``adj`` is (B, V, 2V) = 0.5 * [forward | backward] normalised adjacency: one matmul per layer
-        computes the average of the two propagations."""
-        b, v = x.shape[0], x.shape[1]
-        h = x
+    def _forward(self, params: Sequence[torch.Tensor], adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Scores (P, B) of P predictors at once, each on its own B cells.
+
+        ``params`` are stacked per predictor (weights (P, in, out), biases (P, 1, out)); ``adj`` is
+        (P * B, V, 2V) = 0.5 * [forward | backward] normalised adjacency, so one matmul per layer computes
+        the average of the two propagations; ``x`` is (P, B, V, F). Every product is one GEMM per predictor
+        of the same shape as for a lone predictor, and the (B, H) @ (H, 1) output layer stays one product
+        per predictor (batched, it would take another kernel), so a predictor's floats do not depend on P.
+        """
+        p, b, v = x.shape[0], x.shape[1], x.shape[2]
+        h = x.reshape(p, b * v, x.shape[3])
         for k in range(self.layers):
             w, bias = params[2 * k : 2 * k + 2]
-            hw = (h @ w).view(b, v, 2, self.hidden).transpose(1, 2).reshape(b, 2 * v, self.hidden)
-            h = torch.relu(adj @ hw + bias)
+            hw = (
+                torch.bmm(h, w)
+                .view(p * b, v, 2, self.hidden)
+                .transpose(1, 2)
+                .reshape(p * b, 2 * v, self.hidden)
+            )
+            h = torch.relu((adj @ hw).view(p, b * v, self.hidden) + bias)
         w1, b1, w2, b2 = params[2 * self.layers :]
-        return (torch.relu(h.mean(dim=1) @ w1 + b1) @ w2 + b2).squeeze(-1)
+        r = torch.relu(torch.bmm(h.view(p, b, v, self.hidden).mean(dim=2), w1) + b1)
+        return (torch.stack([r[i] @ w2[i] for i in range(p)]) + b2).squeeze(-1)
 
     # -- public ----------------------------------------------------------------------------------
     def fit(self, archs: Sequence[str], y: Sequence[float] | np.ndarray) -> GCNPredictor:
         """Train from scratch on (architecture, metric) pairs; ``y`` higher-is-better or not, as given."""
-        target = np.asarray(y, dtype=np.float64)
-        if target.shape != (len(archs),):
-            raise ValueError(f"GCNPredictor.fit: {len(archs)} archs but y has shape {target.shape}")
-        if len(archs) < 2 or not np.isfinite(target).all():
-            raise ValueError("GCNPredictor.fit needs at least 2 architectures with finite targets")
-        self._y_mean = float(target.mean())
-        self._y_std = float(target.std()) or 1.0
-        with _single_thread():
-            adj, x = self._graphs.batch(archs)
-            t = torch.from_numpy((target - self._y_mean) / self._y_std).float()
-            params = self._init_params(x.shape[-1], self._generator())
-            exp_avgs = [torch.zeros_like(p) for p in params]
-            exp_avg_sqs = [torch.zeros_like(p) for p in params]
-            for step in range(1, self.epochs + 1):
-                loss = torch.mean((self._forward(params, adj, x) - t) ** 2)
-                grads = torch.autograd.grad(loss, params)
-                with torch.no_grad():
-                    _adam_step(params, grads, exp_avgs, exp_avg_sqs, step, self.lr)
-        self._params = [p.detach() for p in params]
+        fit_many([self], [(archs, y)])
         return self
 
     def predict(self, archs: Sequence[str]) -> np.ndarray:
@@ -212,5 +205,78 @@ class GCNPredictor:
             return np.zeros(0)
         with _single_thread(), torch.no_grad():
             adj, x = self._graphs.batch(archs)
-            out = self._forward(self._params, adj, x).double().numpy()
+            out = self._forward(self._params, adj, x[None])[0].double().numpy()
         return out * self._y_std + self._y_mean
+
+
+def fit_many(
+    predictors: Sequence[GCNPredictor], data: Sequence[tuple[Sequence[str], Sequence[float] | np.ndarray]]
+) -> None:
+    """Fit ``predictors[i]`` on ``data[i]`` = (architectures, targets), each from scratch, as
+    :meth:`GCNPredictor.fit` would one after the other.
+
+    Predictors with the same hyper-parameters, cell encoding and training-set size are trained together as
+    one model with stacked weights: one kernel per operation for the group instead of one per predictor
+    (the fits are small enough that per-operation overhead dominates). Each predictor keeps its own
+    initialisation, targets and Adam state, and its floats are those of a lone fit: every batched product
+    is one GEMM per predictor of the same shape, reductions run over the same elements in the same order,
+    and no padding enters a sum (``tests/test_gcn.py`` checks bit-identity). Initial weights are drawn in
+    the order of ``predictors``, so predictors that share a generator draw what sequential fits would.
+    """
+    if len(predictors) != len(data):
+        raise ValueError(f"fit_many: {len(predictors)} predictors but {len(data)} training sets")
+    targets = []
+    for archs, y in data:
+        target = np.asarray(y, dtype=np.float64)
+        if target.shape != (len(archs),):
+            raise ValueError(f"GCNPredictor.fit: {len(archs)} archs but y has shape {target.shape}")
+        if len(archs) < 2 or not np.isfinite(target).all():
+            raise ValueError("GCNPredictor.fit needs at least 2 architectures with finite targets")
+        targets.append(target)
+    with _single_thread():
+        groups: dict[tuple[object, ...], list[int]] = {}
+        inputs, inits = [], []
+        for i, (pred, (archs, _)) in enumerate(zip(predictors, data, strict=True)):
+            adj, x = pred._graphs.batch(archs)
+            inputs.append((adj, x))
+            inits.append(pred._init_params(x.shape[-1], pred._generator()))
+            key = (tuple(x.shape), pred.hidden, pred.layers, pred.epochs, pred.lr)
+            groups.setdefault(key, []).append(i)
+        for members in groups.values():
+            _train(
+                [predictors[i] for i in members],
+                [inputs[i] for i in members],
+                [targets[i] for i in members],
+                [inits[i] for i in members],
+            )
+
+
+def _train(
+    predictors: Sequence[GCNPredictor],
+    inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    targets: Sequence[np.ndarray],
+    inits: Sequence[list[torch.Tensor]],
+) -> None:
+    """Full-batch training of P predictors of one model and training-set size, as one stacked model."""
+    model = predictors[0]
+    ts = []
+    for pred, target in zip(predictors, targets, strict=True):
+        pred._y_mean = float(target.mean())
+        pred._y_std = float(target.std()) or 1.0
+        ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
+    t = torch.stack(ts)
+    adj = torch.cat([a for a, _ in inputs])
+    x = torch.stack([x for _, x in inputs])
+    params = [
+        torch.stack(ps).view(len(inits), -1, ps[0].shape[-1]).requires_grad_()
+        for ps in zip(*inits, strict=True)
+    ]
+    exp_avgs = [torch.zeros_like(p) for p in params]
+    exp_avg_sqs = [torch.zeros_like(p) for p in params]
+    for step in range(1, model.epochs + 1):
+        loss = torch.mean((model._forward(params, adj, x) - t) ** 2, dim=1).sum()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            _adam_step(params, grads, exp_avgs, exp_avg_sqs, step, model.lr)
+    for i, pred in enumerate(predictors):
+        pred._params = [p.detach()[i : i + 1] for p in params]

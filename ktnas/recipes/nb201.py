@@ -13,6 +13,7 @@ import numpy as np
 from ktnas._io import KtnasError, file_key
 from ktnas.recipes.base import SearchPaths, Setup, TabularRecipe
 from ktnas.results import SearchResult
+from ktnas.search.reproduction import Reproducer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,7 +141,7 @@ def _proxy_table(key: tuple[str, int, int]) -> pd.DataFrame:
     return load_bundled_proxies(key[0])
 
 
-class PerTaskProxyREA:
+class PerTaskProxyREA(Reproducer):
     """:class:`~ktnas.search.reproduction.ProxyREA` whose proxy table follows the task being reproduced."""
 
     def __init__(

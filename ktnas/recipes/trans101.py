@@ -22,9 +22,10 @@ class Trans101Recipe(TabularRecipe):
     description: ClassVar[str] = "TransNAS-Bench-101 micro: found cell's metric and rank after 50 queries"
 
     def reproduction(self, setup: Setup, tasks: Sequence[str], hp: Any, paths: SearchPaths) -> Any:
+        from ktnas.predictors.gcn import fit_many
         from ktnas.search.reproduction import PredictorEvolution
 
-        return PredictorEvolution(gcn_factory(), _history, hp.tournament_size, hp.n_candidates)
+        return PredictorEvolution(gcn_factory(), _history, hp.tournament_size, hp.n_candidates, fit_many)
 
     def build_benchmark(self, source: str) -> pd.DataFrame | None:
         from ktnas.benchmarks import trans101

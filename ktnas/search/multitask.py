@@ -20,7 +20,7 @@ from ktnas.search.base import Individual, rng_state, set_rng_state, sort_populat
 from ktnas.search.checkpoint import Checkpointer
 from ktnas.search.policies import Candidate, TransferPolicy
 from ktnas.search.problem import Problem
-from ktnas.search.reproduction import Child
+from ktnas.search.reproduction import Brood, Child
 from ktnas.search.transfer import HistoricalTransferredSet, Selection, select_by_score
 from ktnas.spaces.base import SearchSpace
 
@@ -32,15 +32,9 @@ class Reproduction(Protocol):
         self, space: SearchSpace, problem: Problem, k: int, rng: np.random.Generator
     ) -> list[str]: ...
 
-    def offspring(
-        self,
-        space: SearchSpace,
-        problem: Problem,
-        population: Sequence[Individual],
-        transferred: Sequence[str],
-        k: int,
-        rng: np.random.Generator,
-    ) -> list[Child]: ...
+    def offspring_many(
+        self, space: SearchSpace, broods: Sequence[Brood], k: int, rng: np.random.Generator
+    ) -> list[list[Child]]: ...
 
 
 class _TaskState:
@@ -146,12 +140,16 @@ class MultiTaskSearch:
 
     def _phase_a(self) -> None:
         k = self.config.population_size
-        for i, (task, problem) in enumerate(zip(self.tasks, self.problems, strict=True)):
-            if task.frozen:
-                continue
-            kids = self.reproduction.offspring(
-                self.space, problem, task.population, task.transferred, k, self.rng
-            )
+        active = [i for i, task in enumerate(self.tasks) if not task.frozen]
+        # every task's offspring first (the same draws as task by task: nothing below draws from rng), so
+        # that an operator can share work between tasks (one batched fit of the tasks' predictors)
+        broods = [
+            Brood(self.problems[i], self.tasks[i].population, self.tasks[i].transferred) for i in active
+        ]
+        for i, kids in zip(
+            active, self.reproduction.offspring_many(self.space, broods, k, self.rng), strict=True
+        ):
+            task, problem = self.tasks[i], self.problems[i]
             parent_archs = [p.arch for p in task.population]
             parent_fit, kid_fit = problem.evaluate_generation(
                 self.generation, parent_archs, task.transferred, [c.arch for c in kids]

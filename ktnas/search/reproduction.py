@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,37 @@ class Child:
     parents: tuple[str, ...]
 
 
-class ProxyREA:
+@dataclass(frozen=True)
+class Brood:
+    """What one task's offspring are bred from: its problem, population and transferred cells."""
+
+    problem: Problem
+    population: Sequence[Individual]
+    transferred: Sequence[str]
+
+
+class Reproducer:
+    """Base of the offspring operators: :meth:`offspring_many` is one :meth:`offspring` call per task, in
+    order (an operator that can share work between tasks overrides it, drawing the same random numbers)."""
+
+    def offspring(
+        self,
+        space: SearchSpace,
+        problem: Problem,
+        population: Sequence[Individual],
+        transferred: Sequence[str],
+        k: int,
+        rng: np.random.Generator,
+    ) -> list[Child]:
+        raise NotImplementedError
+
+    def offspring_many(
+        self, space: SearchSpace, broods: Sequence[Brood], k: int, rng: np.random.Generator
+    ) -> list[list[Child]]:
+        return [self.offspring(space, b.problem, b.population, b.transferred, k, rng) for b in broods]
+
+
+class ProxyREA(Reproducer):
     """REA offspring with a zero-cost proxy: warm-up top-K of ``warmup`` random cells, then each slot
     draws ``n_candidates`` unseen mutants of its parent and keeps the best by proxy (docs/method.md §6.1.3–§6.1.4).
 
@@ -95,9 +126,14 @@ class ProxyREA:
         return children
 
 
-class PredictorEvolution:
+class PredictorEvolution(Reproducer):
     """Mutants of tournament parents and transferred cells, ranked by a predictor trained on this task's
-    evaluations; the top ``k`` unseen are queried (docs/method.md §6.2.3)."""
+    evaluations; the top ``k`` unseen are queried (docs/method.md §6.2.3).
+
+    ``fit_many(predictors, training_sets)`` fits several predictors at once (e.g.
+    :func:`ktnas.predictors.gcn.fit_many`, which trains them as one batched model); by default each is
+    fitted on its own. Either way a predictor's fit must not depend on the others in the call.
+    """
 
     def __init__(
         self,
@@ -105,11 +141,13 @@ class PredictorEvolution:
         history: Callable[[Problem], tuple[list[str], list[float]]],
         tournament_size: int = 5,
         n_candidates: int = 100,
+        fit_many: Callable[[Sequence[Any], Sequence[tuple[list[str], np.ndarray]]], None] | None = None,
     ) -> None:
         self.make_predictor = make_predictor
         self.history = history
         self.tournament_size = tournament_size
         self.n_candidates = n_candidates
+        self.fit_many = fit_many
 
     def initial(self, space: SearchSpace, problem: Problem, k: int, rng: np.random.Generator) -> list[str]:
         return distinct_samples(space, k, rng)
@@ -123,9 +161,50 @@ class PredictorEvolution:
         k: int,
         rng: np.random.Generator,
     ) -> list[Child]:
-        present = {ind.arch for ind in population}
-        parents = list(transferred[:k])
-        parents += [tournament(population, self.tournament_size, rng).arch for _ in range(k - len(parents))]
+        return self.offspring_many(space, [Brood(problem, population, transferred)], k, rng)[0]
+
+    def offspring_many(
+        self, space: SearchSpace, broods: Sequence[Brood], k: int, rng: np.random.Generator
+    ) -> list[list[Child]]:
+        """The offspring of several tasks, as successive :meth:`offspring` calls would give them: each
+        task's mutants and predictor seed are drawn in task order, then the predictors are fitted together.
+        """
+        drawn, todo, predictors = [], [], []
+        for i, brood in enumerate(broods):
+            drawn.append(self._candidates(space, brood, k, rng))
+            if drawn[-1]:
+                todo.append(i)
+                predictors.append(self.make_predictor(int(rng.integers(2**31))))
+        data = []
+        for i in todo:
+            archs, fit = self.history(broods[i].problem)
+            data.append((archs, np.asarray(fit)))
+        if self.fit_many is not None:
+            self.fit_many(predictors, data)
+        else:
+            for predictor, (archs, y) in zip(predictors, data, strict=True):
+                predictor.fit(archs, y)  # type: ignore[attr-defined]
+        out: list[list[Child]] = [[] for _ in broods]
+        for i, predictor in zip(todo, predictors, strict=True):
+            candidates = drawn[i]
+            archs = list(candidates)
+            pred = np.asarray(predictor.predict(archs), dtype=np.float64)  # type: ignore[attr-defined]
+            pred = np.where(np.isfinite(pred), pred, -np.inf)
+            order = np.argsort(-pred, kind="stable")[:k]
+            out[i] = [Child(archs[j], tuple(sorted(candidates[archs[j]]))) for j in order]
+        return out
+
+    def _candidates(
+        self, space: SearchSpace, brood: Brood, k: int, rng: np.random.Generator
+    ) -> dict[str, set[str]]:
+        """Unseen mutants of the parents (transferred cells first, then tournament winners), each with the
+        parents it was drawn from."""
+        problem = brood.problem
+        present = {ind.arch for ind in brood.population}
+        parents = list(brood.transferred[:k])
+        parents += [
+            tournament(brood.population, self.tournament_size, rng).arch for _ in range(k - len(parents))
+        ]
         per_slot = max(1, self.n_candidates // k)
         candidates: dict[str, set[str]] = {}
         # rounds of one mutant per slot; when mutants stop being new, walk one more edit away
@@ -140,19 +219,10 @@ class PredictorEvolution:
                 break
             if _round % 10 == 9:
                 bases = mutants
-        if not candidates:
-            return []
-        archs = list(candidates)
-        seen_archs, seen_fit = self.history(problem)
-        predictor = self.make_predictor(int(rng.integers(2**31)))
-        predictor.fit(seen_archs, np.asarray(seen_fit))  # type: ignore[attr-defined]
-        pred = np.asarray(predictor.predict(archs), dtype=np.float64)  # type: ignore[attr-defined]
-        pred = np.where(np.isfinite(pred), pred, -np.inf)
-        order = np.argsort(-pred, kind="stable")[:k]
-        return [Child(archs[i], tuple(sorted(candidates[archs[i]]))) for i in order]
+        return candidates
 
 
-class GeneticAlgorithm:
+class GeneticAlgorithm(Reproducer):
     """EMT-NAS-style GA (docs/method.md §5.2): binary tournaments, block crossover (p_c=1), per-gene
     mutation. Each transferred architecture is crossed once with a tournament-chosen parent (2 children,
     both credited to both parents); remaining couples come from tournaments over P.
