@@ -84,7 +84,7 @@ def neural_predictor(
 
 
 def _gcn_factory(space: SearchSpace, epochs: int) -> Callable[[int], Predictor]:
-    from ktnas.predictors.gcn import CellGraphs, GCNPredictor
+    from ktnas.predictors.gcn import GCNPredictor, shared_graphs
     from ktnas.spaces.nb201 import CellSpace
     from ktnas.spaces.restricted import RestrictedSpace
 
@@ -94,7 +94,7 @@ def _gcn_factory(space: SearchSpace, epochs: int) -> Callable[[int], Predictor]:
             f"neural_predictor's GCN needs a cell space (nb201, trans101), got {space.name!r}; "
             "pass make_predictor= for another space"
         )
-    graphs = CellGraphs(cells)  # shared by every round's predictor: each cell is encoded once
+    graphs = shared_graphs(cells)  # shared by every predictor of the process: each cell is encoded once
     return lambda seed: GCNPredictor(seed, graphs=graphs, epochs=epochs)
 
 

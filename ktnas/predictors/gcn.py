@@ -81,6 +81,20 @@ class CellGraphs:
         return out
 
 
+_SHARED: dict[tuple[type, str], CellGraphs] = {}
+
+
+def shared_graphs(space: CellSpace) -> CellGraphs:
+    """The process's one :class:`CellGraphs` of ``space``'s kind (its class and name), so that the searches
+    of a job (tasks and seeds) encode each cell once; encodings are deterministic, so sharing changes no
+    float."""
+    key = (type(space), space.name)
+    graphs = _SHARED.get(key)
+    if graphs is None:
+        graphs = _SHARED[key] = CellGraphs(space)
+    return graphs
+
+
 def _adam_step(
     params: Sequence[torch.Tensor],
     grads: Sequence[torch.Tensor],

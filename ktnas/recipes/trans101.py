@@ -64,11 +64,11 @@ class Trans101Recipe(TabularRecipe):
 
 
 def gcn_factory() -> Callable[[int], object]:
-    """seed -> a fresh GCN predictor (docs/method.md §6.2.3); one cell encoding shared for the search."""
-    from ktnas.predictors.gcn import CellGraphs, GCNPredictor
+    """seed -> a fresh GCN predictor (docs/method.md §6.2.3); one cell encoding shared by the process."""
+    from ktnas.predictors.gcn import GCNPredictor, shared_graphs
     from ktnas.spaces.trans101 import Trans101Space
 
-    graphs = CellGraphs(Trans101Space())
+    graphs = shared_graphs(Trans101Space())
     return lambda seed: GCNPredictor(seed=seed, graphs=graphs)
 
 
