@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ktnas._io import KtnasError, write_json
 from ktnas.params import Runtime
 
 log = logging.getLogger("ktnas")
+_STARTED = time.time()  # for the wall time of the closing log line (interpreter start-up not included)
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -440,7 +442,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"ktnas {args.command}: error: {err}", file=sys.stderr)
         return 2
+    log.info("%s", _usage(args.command))
     return 0
+
+
+def _usage(command: str) -> str:
+    """What the process cost, start-up included: wall, CPU (user + system, with any child processes) and
+    peak memory. The pipeline's speed accounting (scripts/pipeline_cpu.py) reads this line from job logs."""
+    wall = time.time() - _STARTED
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return f"{command} finished: {wall:.1f} s wall"
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return f"{command} finished: {wall:.1f} s wall, {cpu:.1f} s CPU, {me.ru_maxrss / 1024:.0f} MB peak memory"
 
 
 if __name__ == "__main__":
