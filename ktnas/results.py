@@ -9,12 +9,13 @@ recipe through their protocol hooks, never by overwriting the fields below.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ktnas._io import KtnasError, write_json
+from ktnas._io import KtnasError, atomic_path, write_json
 
 #: keys of a task's JSON entry that are typed fields; everything else goes to ``TaskResult.extra``
 _TASK_FIELDS = ("task", "best_arch", "best_fitness", "generations", "trace")
@@ -141,3 +142,27 @@ class SearchResult:
             raise KtnasError(
                 f"{path}: unreadable search result ({err}); delete it and rerun its search job"
             ) from None
+
+
+def reuse_results(
+    source: str | Path,
+    target: str | Path,
+    seeds: Sequence[int],
+    manifest: str | Path,
+    space: str,
+    method: str,
+) -> list[str]:
+    """Copy the per-seed result files (``seed{N}.json``) of the run folder ``source`` into ``target`` and
+    write the manifest a search job would have: for a run whose searches another run already makes (the
+    same method, parameters, tasks and encoding on more seeds, e.g. a study's default point and the main
+    ``ktnas`` row), so that no seed is searched twice. The files are copied, not linked, byte for byte."""
+    written = []
+    for seed in seeds:
+        src, dst = Path(source) / f"seed{seed}.json", Path(target) / f"seed{seed}.json"
+        if not src.is_file():
+            raise KtnasError(f"{src} is missing: the run {Path(source).name!r} must be searched first")
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+        written.append(str(dst))
+    write_json(manifest, {"space": space, "method": method, "seeds": list(seeds), "files": written})
+    return written

@@ -118,3 +118,35 @@ def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):
     assert len(commands) == 2
     for cmd in commands:
         assert ("--proxies results/proxies/nb201.parquet" in cmd) == ("--method zero" in cmd)
+
+
+def test_a_study_default_point_reuses_the_main_runs_files(tmp_path):
+    """The sensitivity study's default point is the main ktnas row's search: no job searches it again, its
+    files are byte-for-byte copies, and its table row is built from them."""
+    cfg = tmp_path / "cfg.yaml"
+    ktnas = {"population_size": 10, "tournament_size": 5, "elite_ratio": 0.2, "n_transferred": 4}
+    config = {
+        "embedding": {"method": "onehot", "dim": 16, "seed": 0},
+        "nb201": {
+            "seeds": 3,
+            "seeds_per_job": 2,
+            "methods": {"rea": {}, "ktnas": ktnas},
+            "sensitivity": {"seeds": 2, "elite_ratio": [0.2, 0.5]},
+        },
+        "trans101": {"methods": {}},
+    }
+    cfg.write_text(yaml.safe_dump(config))
+    dry = _jobs(_snakemake(tmp_path, cfg, "-n").stdout)
+    assert sorted(w for r, w in dry if r == "reuse") == ["reused=nb201/ktnas-r0.2, first=0, last=1"]
+    assert not [w for r, w in dry if r == "search" and "ktnas-r0.2" in w]
+    assert [w for r, w in dry if r == "search" and "ktnas-r0.5" in w]
+    out = _snakemake(tmp_path, cfg)
+    assert out.returncode == 0, out.stderr[-3000:]
+    search = tmp_path / "results/search/nb201"
+    for seed in (0, 1):
+        assert (search / f"ktnas-r0.2/seed{seed}.json").read_bytes() == (
+            search / f"ktnas/seed{seed}.json"
+        ).read_bytes()
+    assert not (search / "ktnas-r0.2/seed2.json").exists()
+    table = (tmp_path / "results/tables/nb201_sensitivity.csv").read_text()
+    assert "ktnas-r0.2" in table and "ktnas-r0.5" in table

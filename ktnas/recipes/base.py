@@ -8,8 +8,8 @@ dependencies (pandas, torch) inside methods, so the registry is cheap to import.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -60,6 +60,9 @@ class Run:
     study: str = "main"
     embedding: str = "node2vec"
     retrain: dict[str, dict[str, Any]] = field(default_factory=dict)  # DARTS: task -> retraining settings
+    #: the earlier run whose searches these are (same method, parameters, tasks and encoding, a superset
+    #: of the seeds): its result files are copied, not searched again (:func:`reuse_identical`)
+    same_as: str | None = None
 
 
 @dataclass
@@ -292,7 +295,7 @@ class TabularRecipe(Recipe):
                 self.check_params(f"{self.name}.landscapes", m, tasks, hp)
                 seeds = tuple(range(land["seeds"]))
                 runs[name] = Run(self.name, name, m, hp, seeds, tasks, "landscapes", emb)
-        return runs
+        return reuse_identical(runs, lambda r: asdict(self.params(r.tasks, r.params)))
 
     @abstractmethod
     def build_benchmark(self, source: str) -> pd.DataFrame | None:
@@ -354,6 +357,31 @@ def searchable_space(space_name: str, bench: Any) -> SearchSpace:
 
         return RestrictedSpace(space, sorted(bench.table.index))
     return space
+
+
+def reuse_identical(runs: Mapping[str, Run], resolve: Callable[[Run], dict[str, Any]]) -> dict[str, Run]:
+    """``runs`` with each run whose searches an earlier run already makes (same method, tasks, encoding and
+    parameters as ``resolve`` completes them with defaults, on a superset of its seeds, no retraining)
+    pointed at that run (:attr:`Run.same_as`). A search's result file depends on nothing else, so the
+    copied files are the ones it would write."""
+    resolved = {name: resolve(run) for name, run in runs.items()}
+    out: dict[str, Run] = {}
+    for name, run in runs.items():
+        twin = next(
+            (
+                r
+                for r in out.values()
+                if r.same_as is None
+                and not r.retrain
+                and not run.retrain
+                and (r.method, r.tasks, r.embedding) == (run.method, run.tasks, run.embedding)
+                and resolved[r.name] == resolved[name]
+                and set(run.seeds) <= set(r.seeds)
+            ),
+            None,
+        )
+        out[name] = replace(run, same_as=twin.name) if twin is not None else run
+    return out
 
 
 def task_seed(seed: int, index: int) -> int:

@@ -1,6 +1,7 @@
 # Helpers shared by every stage file (the validated config, its runs, input functions).
 import json
 import os
+import re
 import shlex
 
 from ktnas import __version__
@@ -33,6 +34,32 @@ def chunks(run):
 
 def manifest(run, first, last):
     return f"results/search/{run.space}/{run.name}/seeds{first}-{last}.done"
+
+
+# runs whose result files are copies of an earlier identical run's (Run.same_as), as "space/run"; the
+# pattern matches nothing when there are none
+REUSED = (
+    "|".join(
+        re.escape(f"{s}/{r.name}")
+        for s, runs in RUNS.items()
+        for r in runs.values()
+        if r.same_as
+    )
+    or "(?!)"
+)
+
+
+def reused_run(wc):
+    space, name = wc.reused.split("/")
+    return RUNS[space][name]
+
+
+def reused_inputs(wc):
+    """The manifests of the source run's jobs that hold the seeds of this chunk."""
+    run = reused_run(wc)
+    source = RUNS[run.space][run.same_as]
+    lo, hi = int(wc.first), int(wc.last)
+    return [manifest(source, a, b) for a, b in chunks(source) if a <= hi and b >= lo]
 
 
 def runs_of(space, study):

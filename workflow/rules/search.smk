@@ -32,3 +32,34 @@ rule search:
         "ktnas search --space {wildcards.space} --method {params.method} --seeds {wildcards.first}-{wildcards.last} "
         "--tasks {params.tasks} --params {params.hp:q} {params.flags} {params.runtime} "
         "--checkpoint {params.checkpoint:q} --out {params.out:q} --manifest {output} 2> {log}"
+
+
+# A run whose searches an earlier run already makes (Run.same_as: same method, parameters, tasks and
+# encoding on more seeds, e.g. a study's default point and the main ktnas row) gets byte-for-byte copies of
+# that run's result files instead of a search job.
+rule reuse:
+    input:
+        reused_inputs,
+    output:
+        "results/search/{reused}/seeds{first}-{last}.done",
+    wildcard_constraints:
+        reused=REUSED,
+        first=r"\d+",
+        last=r"\d+",
+    localrule: True
+    run:
+        from ktnas.results import reuse_results
+
+        run = reused_run(wildcards)
+        lo, hi = int(wildcards.first), int(wildcards.last)
+        reuse_results(
+            f"results/search/{run.space}/{run.same_as}",
+            f"results/search/{run.space}/{run.name}",
+            [s for s in run.seeds if lo <= s <= hi],
+            output[0],
+            run.space,
+            run.method,
+        )
+
+
+ruleorder: reuse > search
