@@ -137,3 +137,35 @@ def test_cached_restricted_mutation_draws_the_same(k: int) -> None:
         a, b = space.mutate(a, r_new), _old_mutate(space, b, r_old)
         assert a == b
     assert r_new.bit_generator.state == r_old.bit_generator.state
+
+
+def test_device_path_on_the_cpu_is_the_default_path() -> None:
+    """``device=`` moves the batched model; given the CPU explicitly, it is the default path bit for bit."""
+    from ktnas.predictors.gcn import GCNPredictor, fit_many
+
+    archs, y = _data(30, 4)
+    default = GCNPredictor(2, epochs=10).fit(archs, y)
+    explicit = [
+        GCNPredictor(2, epochs=10, device=torch.device("cpu")),
+        GCNPredictor(2, epochs=10, device="cpu"),
+    ]
+    fit_many(explicit, [(archs, y), (archs, y)])
+    for p in explicit:
+        assert p._params is not None and all(t.device.type == "cpu" for t in p._params)
+        assert np.array_equal(p.predict(archs), default.predict(archs))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_path_agrees_with_the_cpu() -> None:  # pragma: no cover - no GPU in CI
+    """On a GPU the same model trains to nearly the same predictor (other kernels: not bit-identical)."""
+    from ktnas.predictors.gcn import GCNPredictor, fit_many
+
+    sets = [_data(30, 5), _data(30, 6)]
+    cpu = [GCNPredictor(s, epochs=20) for s in (1, 2)]
+    gpu = [GCNPredictor(s, epochs=20, device="cuda") for s in (1, 2)]
+    fit_many(cpu, sets)
+    fit_many(gpu, sets)
+    query = _data(50, 7)[0]
+    for a, b, (_, y) in zip(cpu, gpu, sets, strict=True):
+        assert b._params is not None and all(t.is_cuda for t in b._params)
+        np.testing.assert_allclose(b.predict(query), a.predict(query), atol=1e-3 * float(np.std(y)))

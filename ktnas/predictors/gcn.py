@@ -126,6 +126,10 @@ class GCNPredictor:
     ``seed`` makes every fit reproducible: an ``int`` seeds a fresh generator at each fit (same data →
     same model); a ``torch.Generator`` or ``numpy.random.Generator`` is advanced, so successive fits
     differ but a whole run stays reproducible.
+
+    ``device`` (e.g. ``"cuda"``) trains and predicts there: the same batched model, initial weights still
+    drawn on the CPU. The searches keep the CPU (docs/method.md §6.2.3): their results must not depend on
+    the machine, and on a GPU the floats differ in the last bits.
     """
 
     def __init__(
@@ -138,6 +142,7 @@ class GCNPredictor:
         epochs: int = 200,
         lr: float = 1e-3,
         graphs: CellGraphs | None = None,
+        device: str | torch.device = "cpu",
     ) -> None:
         if not isinstance(seed, int | torch.Generator | np.random.Generator):
             raise ValueError(f"seed must be an int, torch.Generator or numpy Generator, got {seed!r}")
@@ -152,6 +157,7 @@ class GCNPredictor:
             graphs.space if graphs is not None else space if space is not None else Trans101Space()
         )
         self.hidden, self.layers, self.epochs, self.lr = hidden, layers, epochs, lr
+        self.device = torch.device(device)
         self._graphs = graphs if graphs is not None else CellGraphs(self.space)
         self._params: list[torch.Tensor] | None = None
         self._y_mean, self._y_std = 0.0, 1.0
@@ -219,7 +225,8 @@ class GCNPredictor:
             return np.zeros(0)
         with _single_thread(), torch.no_grad():
             adj, x = self._graphs.batch(archs)
-            out = self._forward(self._params, adj, x[None])[0].double().numpy()
+            out = self._forward(self._params, adj.to(self.device), x[None].to(self.device))[0]
+            out = out.double().cpu().numpy()
         return out * self._y_std + self._y_mean
 
 
@@ -254,7 +261,7 @@ def fit_many(
             adj, x = pred._graphs.batch(archs)
             inputs.append((adj, x))
             inits.append(pred._init_params(x.shape[-1], pred._generator()))
-            key = (tuple(x.shape), pred.hidden, pred.layers, pred.epochs, pred.lr)
+            key = (tuple(x.shape), pred.hidden, pred.layers, pred.epochs, pred.lr, pred.device)
             groups.setdefault(key, []).append(i)
         for members in groups.values():
             _train(
@@ -278,11 +285,12 @@ def _train(
         pred._y_mean = float(target.mean())
         pred._y_std = float(target.std()) or 1.0
         ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
-    t = torch.stack(ts)
-    adj = torch.cat([a for a, _ in inputs])
-    x = torch.stack([x for _, x in inputs])
+    device = model.device
+    t = torch.stack(ts).to(device)
+    adj = torch.cat([a for a, _ in inputs]).to(device)
+    x = torch.stack([x for _, x in inputs]).to(device)
     params = [
-        torch.stack(ps).view(len(inits), -1, ps[0].shape[-1]).requires_grad_()
+        torch.stack(ps).view(len(inits), -1, ps[0].shape[-1]).to(device).requires_grad_()
         for ps in zip(*inits, strict=True)
     ]
     exp_avgs = [torch.zeros_like(p) for p in params]
