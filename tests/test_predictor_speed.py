@@ -169,3 +169,45 @@ def test_cuda_path_agrees_with_the_cpu() -> None:  # pragma: no cover - no GPU i
     for a, b, (_, y) in zip(cpu, gpu, sets, strict=True):
         assert b._params is not None and all(t.is_cuda for t in b._params)
         np.testing.assert_allclose(b.predict(query), a.predict(query), atol=1e-3 * float(np.std(y)))
+
+
+@pytest.mark.parametrize("method", ["mtnas", "ktnas_random"])
+def test_batched_fits_leave_a_search_unchanged(method: str) -> None:
+    """A TransNAS-Bench-101 multi-task search whose tasks' predictors are fitted together gives the result
+    of reproducing the tasks one after the other, each drawing, fitting and predicting in turn (the
+    random draws and every float the same)."""
+    from unittest import mock
+
+    from ktnas.predictors import gcn
+    from ktnas.recipes import SearchPaths
+    from ktnas.runner import run_search
+    from ktnas.search.reproduction import PredictorEvolution
+
+    tasks = ["class_object", "class_scene", "room_layout"]
+    params = {"max_evaluations": 30, "stop_at_optimum": False, "n_candidates": 40}
+    calls: list[int] = []
+    real = gcn.fit_many
+
+    def counting(predictors, data):  # type: ignore[no-untyped-def]
+        calls.append(len(predictors))
+        real(predictors, data)
+
+    def search() -> dict:
+        return run_search("trans101", method, 3, tasks, params, SearchPaths()).to_dict()
+
+    with mock.patch.object(gcn, "fit_many", counting):
+        together = search()
+    assert calls and max(calls) == 3  # the three tasks' fits really were one call
+    calls.clear()
+    batched = PredictorEvolution.offspring_many
+
+    def one_task_at_a_time(self, space, broods, k, rng):  # type: ignore[no-untyped-def]
+        return [batched(self, space, [b], k, rng)[0] for b in broods]  # draw, fit, predict; next task
+
+    with (
+        mock.patch.object(gcn, "fit_many", counting),
+        mock.patch.object(PredictorEvolution, "offspring_many", one_task_at_a_time),
+    ):
+        in_turn = search()
+    assert calls and max(calls) == 1
+    assert together == in_turn
