@@ -6,9 +6,11 @@ Three graph-convolution layers (hidden 64) propagate along the edges and against
 Wen et al.), then mean pooling over vertices and a two-layer MLP give one score. Training: MSE on
 standardised targets, Adam lr 1e-3, 200 full-batch epochs, retrained from scratch at every :meth:`fit`.
 
-Speed without changing a float: :class:`CellGraphs` encodes and normalises each cell once and can be
-shared by all the predictors of a search, and the Adam update calls the same ``torch._foreach_*`` kernels
-as ``torch.optim.Adam(foreach=True)`` in the same order, without the optimizer's bookkeeping.
+Speed without changing a float: :class:`CellGraphs` encodes and normalises each cell once and is
+shared by all the predictors of a process (:func:`shared_graphs`); :func:`fit_many` trains several
+predictors as one stacked model, each with the floats of a lone fit; and the Adam update calls the same
+``torch._foreach_*`` kernels as ``torch.optim.Adam(foreach=True)`` in the same order, without the
+optimizer's bookkeeping.
 """
 
 from __future__ import annotations
@@ -238,10 +240,10 @@ def fit_many(
 
     Predictors with the same hyper-parameters, cell encoding and training-set size are trained together as
     one model with stacked weights: one kernel per operation for the group instead of one per predictor
-    (the fits are small enough that per-operation overhead dominates). Each predictor keeps its own
+    (at these sizes about half of a fit is per-operation overhead). Each predictor keeps its own
     initialisation, targets and Adam state, and its floats are those of a lone fit: every batched product
     is one GEMM per predictor of the same shape, reductions run over the same elements in the same order,
-    and no padding enters a sum (``tests/test_gcn.py`` checks bit-identity). Initial weights are drawn in
+    and no padding enters a sum (``tests/test_predictor_speed.py`` checks bit-identity). Initial weights are drawn in
     the order of ``predictors``, so predictors that share a generator draw what sequential fits would.
     """
     if len(predictors) != len(data):
