@@ -227,8 +227,8 @@ class GCNPredictor:
             return np.zeros(0)
         with _single_thread(), torch.no_grad():
             adj, x = self._graphs.batch(archs)
-            out = self._forward(self._params, adj.to(self.device), x[None].to(self.device))[0]
-            out = out.double().cpu().numpy()
+            scores = self._forward(self._params, adj.to(self.device), x[None].to(self.device))[0]
+            out = scores.double().cpu().numpy()
         return out * self._y_std + self._y_mean
 
 
