@@ -62,6 +62,26 @@ def reused_inputs(wc):
     return [manifest(source, a, b) for a, b in chunks(source) if a <= hi and b >= lo]
 
 
+def copy_reused(wc, manifest_path, log_path):
+    """The reuse rule's job: copy the source run's result files of this chunk and write the manifest."""
+    from ktnas.results import reuse_results
+
+    run = reused_run(wc)
+    lo, hi = int(wc.first), int(wc.last)
+    seeds = [s for s in run.seeds if lo <= s <= hi]
+    source = f"results/search/{run.space}/{run.same_as}"
+    reuse_results(
+        source,
+        f"results/search/{run.space}/{run.name}",
+        seeds,
+        manifest_path,
+        run.space,
+        run.method,
+    )
+    with open(log_path, "w") as f:
+        f.write(f"{len(seeds)} result files of {source} copied (the same searches)\n")
+
+
 def runs_of(space, study):
     return [r for r in RUNS[space].values() if r.study == study]
 

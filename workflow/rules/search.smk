@@ -42,24 +42,15 @@ rule reuse:
         reused_inputs,
     output:
         "results/search/{reused}/seeds{first}-{last}.done",
+    log:
+        "logs/search/{reused}/seeds{first}-{last}.log",
     wildcard_constraints:
         reused=REUSED,
         first=r"\d+",
         last=r"\d+",
     localrule: True
     run:
-        from ktnas.results import reuse_results
-
-        run = reused_run(wildcards)
-        lo, hi = int(wildcards.first), int(wildcards.last)
-        reuse_results(
-            f"results/search/{run.space}/{run.same_as}",
-            f"results/search/{run.space}/{run.name}",
-            [s for s in run.seeds if lo <= s <= hi],
-            output[0],
-            run.space,
-            run.method,
-        )
+        copy_reused(wildcards, output[0], log[0])
 
 
 ruleorder: reuse > search
