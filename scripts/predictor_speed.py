@@ -4,16 +4,20 @@
   again in each new predictor and training through ``torch.optim.Adam(foreach=True)`` with
   ``zero_grad``/``backward``/``step``, and ``RestrictedSpace.mutate`` recomputing the edit distances to all
   allowed cells at every call and drawing with ``rng.choice``;
-- ``unbatched``: the current predictor, but each fit alone (the code before the tasks' fits were batched);
-- ``new``: the current code, the tasks' predictors of a generation trained as one batched model
-  (:func:`ktnas.predictors.gcn.fit_many`).
+- ``unbatched``: the ``autograd`` predictor below, but each fit alone (the code before the tasks' fits were
+  batched);
+- ``autograd``: the tasks' predictors of a generation trained as one batched model
+  (:func:`ktnas.predictors.gcn.fit_many`), with gradients from autograd and a ``torch._foreach_*`` Adam
+  step (a faithful copy below of ``_train`` before its gradients were written by hand);
+- ``new``: the current code: the same batched model, gradients and Adam step written out by hand.
 
 The script patches each path in, runs the same searches every way in this process (interleaved per seed,
 so load on a shared machine hits all alike, after a warm-up of each), checks that the full result dicts
 are identical, and prints the CPU-time ratios. The one-time cost of the first ``torch.optim`` optimizer in a
 process, which only the old path pays, is printed separately. It then does the same for the predictor
 alone (fit + predict on the training sets those searches used, grouped as the search fitted them) and
-checks the predictions are bit-identical.
+checks the predictions are bit-identical. Last, NAS-Bench-201's ``gcn`` baseline, old (encoding per
+search, autograd training) against new.
 
 Usage: ``python scripts/predictor_speed.py [--seeds 0 1 2] [--embedding t101emb.parquet]``. With
 ``--embedding`` (``ktnas embed --space trans101 --method node2vec --dim 256 --seed 0 --out ...``) the
@@ -125,6 +129,58 @@ class OldGCNPredictor(gcn.GCNPredictor):
         return out * self._y_std + self._y_mean
 
 
+def _autograd_adam_step(
+    params: Sequence[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    step: int,
+    lr: float,
+) -> None:
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    torch._foreach_lerp_(exp_avgs, list(grads), 1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, list(grads), list(grads), 1 - beta2)
+    n = len(exp_avgs)
+    step_size = [(lr / (1 - beta1 ** float(step))) * -1] * n
+    bias_correction2_sqrt = [(1 - beta2 ** float(step)) ** 0.5] * n
+    denom = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denom, bias_correction2_sqrt)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_addcdiv_(list(params), exp_avgs, denom, step_size)
+
+
+def autograd_train(
+    predictors: Sequence[gcn.GCNPredictor],
+    inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    targets: Sequence[np.ndarray],
+    inits: Sequence[list[torch.Tensor]],
+) -> None:
+    """``ktnas.predictors.gcn._train`` as it was: the batched model, autograd gradients, foreach Adam."""
+    model = predictors[0]
+    ts = []
+    for pred, target in zip(predictors, targets, strict=True):
+        pred._y_mean = float(target.mean())
+        pred._y_std = float(target.std()) or 1.0
+        ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
+    t = torch.stack(ts)
+    adj = torch.cat([a for a, _ in inputs])
+    x = torch.stack([x for _, x in inputs])
+    params = [
+        torch.stack(ps).view(len(inits), -1, ps[0].shape[-1]).requires_grad_()
+        for ps in zip(*inits, strict=True)
+    ]
+    exp_avgs = [torch.zeros_like(p) for p in params]
+    exp_avg_sqs = [torch.zeros_like(p) for p in params]
+    for step in range(1, model.epochs + 1):
+        loss = torch.mean((model._forward(params, adj, x) - t) ** 2, dim=1).sum()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            _autograd_adam_step(params, grads, exp_avgs, exp_avg_sqs, step, model.lr)
+    for i, pred in enumerate(predictors):
+        pred._params = [p.detach()[i : i + 1] for p in params]
+
+
 def old_mutate(self: RestrictedSpace, arch: str, rng: np.random.Generator) -> str:
     dist = self._distances(arch)
     candidates = np.flatnonzero(dist == 1)
@@ -147,6 +203,7 @@ def fit_in_turn(predictors: Sequence[Any], data: Sequence[tuple[list[str], np.nd
 
 
 _BATCHED = gcn.fit_many
+_TRAIN = gcn._train
 
 
 def fit_unbatched(predictors: Sequence[Any], data: Sequence[tuple[list[str], np.ndarray]]) -> None:
@@ -178,11 +235,12 @@ class Recorder:
         _BATCHED(predictors, data)
 
 
-PATHS = {
-    # name: (predictor factory patched into the recipe or None, fit_many patched in, mutation or None)
-    "old": (old_gcn_factory, fit_in_turn, old_mutate),
-    "unbatched": (None, fit_unbatched, None),
-    "new": (None, None, None),
+PATHS: dict[str, tuple[Any, Any, Any, Any]] = {
+    # name: (predictor factory patched into the recipe, fit_many, mutation, gcn._train; None: the current)
+    "old": (old_gcn_factory, fit_in_turn, old_mutate, None),
+    "unbatched": (None, fit_unbatched, None, autograd_train),
+    "autograd": (None, None, None, autograd_train),
+    "new": (None, None, None, None),
 }
 
 
@@ -194,8 +252,10 @@ def search(
     path: str,
     fit: Callable[..., None] | None = None,
 ) -> dict:
-    factory, fit_many, mutate = PATHS[path]
+    factory, fit_many, mutate, train = PATHS[path]
     patches = []
+    if train is not None:
+        patches.append(mock.patch.object(gcn, "_train", train))
     if factory is not None:
         patches.append(mock.patch.object(t101, "gcn_factory", factory))
     if fit or fit_many:
@@ -222,11 +282,14 @@ def fit_predict_old(seed: int, train: list[str], y: np.ndarray, query: list[str]
 
 
 def fit_predict_new(
-    group: Sequence[tuple[int, list[str], np.ndarray, list[str]]], graphs: gcn.CellGraphs, batched: bool
+    group: Sequence[tuple[int, list[str], np.ndarray, list[str]]], graphs: gcn.CellGraphs, path: str
 ) -> list[np.ndarray]:
+    """Fit and predict as ``path`` (not ``old``) does: batched or one at a time, with its training loop."""
+    _, fit_many, _, train = PATHS[path]
     predictors = [gcn.GCNPredictor(seed, graphs=graphs) for seed, *_ in group]
-    data = [(train, y) for _, train, y, _ in group]
-    (_BATCHED if batched else fit_unbatched)(predictors, data)
+    data = [(archs, y) for _, archs, y, _ in group]
+    with mock.patch.object(gcn, "_train", train or _TRAIN):
+        (fit_many or _BATCHED)(predictors, data)
     return [p.predict(query) for p, (*_, query) in zip(predictors, group, strict=True)]
 
 
@@ -259,36 +322,40 @@ def main() -> None:
             times[path].append(dt)
             if recorder is not None:
                 recorded += recorder.calls
-        if not results["old"] == results["unbatched"] == results["new"]:
+        if any(results[p] != results["new"] for p in PATHS):
             raise SystemExit(f"seed {seed}: result dicts differ between the code paths")
         print(f"search seed {seed}: " + ", ".join(f"{p} {times[p][-1]:.2f} s" for p in PATHS) + ", identical")
-    old, unbatched, new = (sum(times[p]) for p in PATHS)
     n = len(args.seeds)
+    total = {p: sum(times[p]) for p in PATHS}
     print(
-        f"search per seed: old {old / n:.2f} s, unbatched {unbatched / n:.2f} s, new {new / n:.2f} s; "
-        f"ratio old/new {old / new:.2f}x, unbatched/new {unbatched / new:.2f}x"
+        "search per seed: "
+        + ", ".join(f"{p} {total[p] / n:.2f} s" for p in PATHS)
+        + "; ratios "
+        + ", ".join(f"{p}/new {total[p] / total['new']:.2f}x" for p in PATHS if p != "new")
     )
 
     # the predictor alone on the same fits, grouped as the search fitted them (a shared CellGraphs as there)
     graphs = gcn.CellGraphs(gcn.Trans101Space())
-    t = {"old": 0.0, "unbatched": 0.0, "new": 0.0}
+    t = dict.fromkeys(PATHS, 0.0)
     for group in recorded:
         outs = []
-        for seed, train, y, query in group:
-            out, dt = timed(fit_predict_old, seed, train, y, query)
+        for seed, archs, y, query in group:
+            out, dt = timed(fit_predict_old, seed, archs, y, query)
             t["old"] += dt
             outs.append(out)
-        for name, batched in (("unbatched", False), ("new", True)):
-            preds, dt = timed(fit_predict_new, group, graphs, batched)
-            t[name] += dt
-            if not all(np.array_equal(a, b) for a, b in zip(outs, preds, strict=True)):
-                raise SystemExit(f"predictor seeds {[g[0] for g in group]}: {name} predictions differ")
+        for name in PATHS:
+            if name != "old":
+                preds, dt = timed(fit_predict_new, group, graphs, name)
+                t[name] += dt
+                if not all(np.array_equal(a, b) for a, b in zip(outs, preds, strict=True)):
+                    raise SystemExit(f"predictor seeds {[g[0] for g in group]}: {name} predictions differ")
     fits = sum(len(g) for g in recorded)
     cells = int(math.fsum(len(c[1]) for g in recorded for c in g) / fits)
     print(
         f"predictor fit+predict ({fits} fits in {len(recorded)} calls, {cells} cells on average): "
-        f"old {t['old']:.2f} s, unbatched {t['unbatched']:.2f} s, new {t['new']:.2f} s, identical predictions; "
-        f"ratio old/new {t['old'] / t['new']:.2f}x, unbatched/new {t['unbatched'] / t['new']:.2f}x"
+        + ", ".join(f"{p} {t[p]:.2f} s" for p in PATHS)
+        + ", identical predictions; ratios "
+        + ", ".join(f"{p}/new {t[p] / t['new']:.2f}x" for p in PATHS if p != "new")
     )
 
     if args.nb201_seeds:
@@ -298,7 +365,8 @@ def main() -> None:
 def nb201_gcn(seeds: Sequence[int]) -> None:
     """NAS-Bench-201's ``gcn`` baseline, a job's seeds in one process as in the pipeline: ``old`` encodes the
     15,625 cells once per task and seed (a fresh ``CellGraphs`` per search, the code before
-    ``shared_graphs``), ``new`` once per process."""
+    ``shared_graphs``) and trains through autograd, ``new`` encodes once per process and trains with the
+    hand-written gradients."""
     nb_config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["nb201"]
     tasks, params = nb_config["tasks"], nb_config["methods"]["gcn"]
 
@@ -309,7 +377,7 @@ def nb201_gcn(seeds: Sequence[int]) -> None:
             if old
             else mock.patch.object(gcn, "_SHARED", shared)
         )
-        with patch:
+        with patch, mock.patch.object(gcn, "_train", autograd_train if old else _TRAIN):
             return run_search("nb201", "gcn", seed, tasks, params, SearchPaths()).to_dict()
 
     times = {"old": 0.0, "new": 0.0}

@@ -8,9 +8,9 @@ standardised targets, Adam lr 1e-3, 200 full-batch epochs, retrained from scratc
 
 Speed without changing a float: :class:`CellGraphs` encodes and normalises each cell once and is
 shared by all the predictors of a process (:func:`shared_graphs`); :func:`fit_many` trains several
-predictors as one stacked model, each with the floats of a lone fit; and the Adam update calls the same
-``torch._foreach_*`` kernels as ``torch.optim.Adam(foreach=True)`` in the same order, without the
-optimizer's bookkeeping.
+predictors as one stacked model, each with the floats of a lone fit; and the training loop computes the
+gradients and the Adam update by hand, with the kernels that autograd and ``torch.optim.Adam`` would call,
+so the floats are theirs (:func:`_train`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _normalise(adj: torch.Tensor) -> torch.Tensor:
 
 class CellGraphs:
     """Memoised predictor inputs of a :class:`CellSpace`'s cells: per cell, 0.5 * [forward | backward]
-    normalised adjacency (V, 2V) and one-hot ops (V, F), float32.
+    normalised adjacency (V, 2V) and one-hot ops (V, F), float32 (training relies on one-hot rows).
 
     One instance can serve every predictor of a search, so each cell is parsed and normalised once (and
     each distinct adjacency matrix normalised once: in NB201 and Trans101 all cells share one). The most
@@ -64,6 +64,10 @@ class CellGraphs:
         cell = self._cells.get(arch)
         if cell is None:
             a, f = self.space.adjacency_ops(self.space.canonical(arch))
+            if not (np.isin(f, (0, 1)).all() and (f.sum(axis=1) == 1).all()):
+                raise ValueError(
+                    f"{type(self.space).__name__}.adjacency_ops: vertex features must be one-hot"
+                )
             key = a.tobytes()
             both = self._propagation.get(key)
             if both is None:
@@ -95,31 +99,6 @@ def shared_graphs(space: CellSpace) -> CellGraphs:
     if graphs is None:
         graphs = _SHARED[key] = CellGraphs(space)
     return graphs
-
-
-def _adam_step(
-    params: Sequence[torch.Tensor],
-    grads: Sequence[torch.Tensor],
-    exp_avgs: list[torch.Tensor],
-    exp_avg_sqs: list[torch.Tensor],
-    step: int,
-    lr: float,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-) -> None:
-    """One step of ``torch.optim.Adam(foreach=True)`` with its defaults (no weight decay, no amsgrad):
-    the same foreach kernels with the same scalars, in the same order (Kingma & Ba 2015, Algorithm 1)."""
-    beta1, beta2 = betas
-    torch._foreach_lerp_(exp_avgs, list(grads), 1 - beta1)
-    torch._foreach_mul_(exp_avg_sqs, beta2)
-    torch._foreach_addcmul_(exp_avg_sqs, list(grads), list(grads), 1 - beta2)
-    n = len(exp_avgs)
-    step_size = [(lr / (1 - beta1 ** float(step))) * -1] * n
-    bias_correction2_sqrt = [(1 - beta2 ** float(step)) ** 0.5] * n
-    denom = torch._foreach_sqrt(exp_avg_sqs)
-    torch._foreach_div_(denom, bias_correction2_sqrt)
-    torch._foreach_add_(denom, eps)
-    torch._foreach_addcdiv_(list(params), exp_avgs, denom, step_size)
 
 
 class GCNPredictor:
@@ -280,27 +259,99 @@ def _train(
     targets: Sequence[np.ndarray],
     inits: Sequence[list[torch.Tensor]],
 ) -> None:
-    """Full-batch training of P predictors of one model and training-set size, as one stacked model."""
+    """Full-batch training of P predictors of one model and training-set size, as one stacked model.
+
+    The gradients are written out by hand: each is the kernel call that autograd makes for
+    :meth:`GCNPredictor._forward` followed by ``mean(...).sum()`` (the same operands, shapes and order), so
+    the floats are those of ``backward()`` with ``torch.optim.Adam`` (``tests/test_predictor_speed.py``
+    checks it bit for bit), without autograd's graph, its temporaries or the reorder copies it makes. Work
+    buffers are allocated once per call and written in place; all parameters, gradients and Adam moments
+    live in one flat tensor each, so an Adam step is six kernels. Two exact shortcuts: the first layer's
+    product with one-hot vertex features is a row look-up of its weights (one product equal to 1, the rest
+    0: the GEMM's sum is that weight exactly), and the transposed adjacency of the backward pass is stored
+    contiguous.
+    """
     model = predictors[0]
+    layers, hid, device = model.layers, model.hidden, model.device
     ts = []
     for pred, target in zip(predictors, targets, strict=True):
         pred._y_mean = float(target.mean())
         pred._y_std = float(target.std()) or 1.0
         ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
-    device = model.device
     t = torch.stack(ts).to(device)
     adj = torch.cat([a for a, _ in inputs]).to(device)
+    adj_t = adj.transpose(1, 2).contiguous()
     x = torch.stack([x for _, x in inputs]).to(device)
-    params = [
-        torch.stack(ps).view(len(inits), -1, ps[0].shape[-1]).to(device).requires_grad_()
-        for ps in zip(*inits, strict=True)
-    ]
-    exp_avgs = [torch.zeros_like(p) for p in params]
-    exp_avg_sqs = [torch.zeros_like(p) for p in params]
+    p, b, v, f = x.shape
+    n = p * b
+    x0 = x.view(p, b * v, f)
+    rows = (x0.argmax(dim=-1) + f * torch.arange(p, device=device)[:, None]).view(-1)
+
+    # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
+    stacked = [torch.stack(ps).view(p, -1, ps[0].shape[-1]) for ps in zip(*inits, strict=True)]
+    flat = torch.cat([s.reshape(-1) for s in stacked]).to(device)
+    grad = torch.empty_like(flat)
+    exp_avg, exp_avg_sq, denom = torch.zeros_like(flat), torch.zeros_like(flat), torch.empty_like(flat)
+    params, grads, offset = [], [], 0
+    for s in stacked:
+        params.append(flat[offset : offset + s.numel()].view(s.shape))
+        grads.append(grad[offset : offset + s.numel()].view(s.shape))
+        offset += s.numel()
+    w1, b1, w2, b2 = params[2 * layers :]
+    gw1, gb1, gw2, gb2 = grads[2 * layers :]
+
+    def buffer(*shape: int) -> torch.Tensor:
+        return torch.empty(shape, device=device)
+
+    hw, hw_both = buffer(p, b * v, 2 * hid), buffer(n, 2, v, hid)
+    prop, z = buffer(n, v, hid), [buffer(p, b * v, hid) for _ in range(layers)]
+    g_h, g_z, g_prop, g_hw = (
+        buffer(p, b * v, hid),
+        buffer(p, b * v, hid),
+        buffer(n, 2 * v, hid),
+        buffer(p, b * v, 2 * hid),
+    )
+    g_out_scale = torch.full((p, b), 1.0, device=device) / b  # d mean / d element, as autograd makes it
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, model.epochs + 1):
-        loss = torch.mean((model._forward(params, adj, x) - t) ** 2, dim=1).sum()
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            _adam_step(params, grads, exp_avgs, exp_avg_sqs, step, model.lr)
+        # forward (GCNPredictor._forward, keeping what the backward pass needs)
+        h = x0
+        for k in range(layers):
+            w, bias = params[2 * k : 2 * k + 2]
+            if k == 0:
+                torch.index_select(w.reshape(p * f, 2 * hid), 0, rows, out=hw.view(n * v, 2 * hid))
+            else:
+                torch.bmm(h, w, out=hw)
+            hw_both.copy_(hw.view(n, v, 2, hid).transpose(1, 2))
+            torch.bmm(adj, hw_both.view(n, 2 * v, hid), out=prop)
+            h = torch.add(prop.view(p, b * v, hid), bias, out=z[k]).relu_()
+        pooled = h.view(p, b, v, hid).mean(dim=2)
+        r = torch.relu(torch.bmm(pooled, w1) + b1)
+        out = torch.stack([r[i] @ w2[i] for i in range(p)]) + b2
+        # backward of loss = sum over predictors of mean((out - t) ** 2)
+        g_out = (g_out_scale * (2 * (out.squeeze(-1) - t))).unsqueeze(-1)
+        torch.sum(g_out, dim=1, keepdim=True, out=gb2)
+        g_r = torch.stack([g_out[i] @ w2[i].t() for i in range(p)])
+        for i in range(p):
+            torch.mm(r[i].t(), g_out[i], out=gw2[i])
+        g_r = torch.ops.aten.threshold_backward(g_r, r, 0)
+        torch.sum(g_r, dim=1, keepdim=True, out=gb1)
+        torch.bmm(pooled.transpose(1, 2), g_r, out=gw1)
+        g_pooled = torch.bmm(g_r, w1.transpose(1, 2))
+        torch.div(g_pooled.unsqueeze(2).expand(p, b, v, hid), v, out=g_h.view(p, b, v, hid))
+        for k in reversed(range(layers)):
+            torch.ops.aten.threshold_backward.grad_input(g_h, z[k], 0, grad_input=g_z)
+            torch.sum(g_z, dim=1, keepdim=True, out=grads[2 * k + 1])
+            torch.bmm(adj_t, g_z.view(n, v, hid), out=g_prop)
+            g_hw.view(n, v, 2, hid).copy_(g_prop.view(n, 2, v, hid).transpose(1, 2))
+            torch.bmm((z[k - 1] if k else x0).transpose(1, 2), g_hw, out=grads[2 * k])
+            if k:
+                torch.bmm(g_hw, params[2 * k].transpose(1, 2), out=g_h)
+        # Adam (torch.optim.Adam's defaults and arithmetic, elementwise on the flat tensors)
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = (model.lr / (1 - beta1 ** float(step))) * -1
+        torch.sqrt(exp_avg_sq, out=denom).div_((1 - beta2 ** float(step)) ** 0.5).add_(eps)
+        flat.addcdiv_(exp_avg, denom, value=step_size)
     for i, pred in enumerate(predictors):
-        pred._params = [p.detach()[i : i + 1] for p in params]
+        pred._params = [q[i : i + 1] for q in params]
