@@ -8,8 +8,10 @@
   batched);
 - ``autograd``: the tasks' predictors of a generation trained as one batched model
   (:func:`ktnas.predictors.gcn.fit_many`), with gradients from autograd and a ``torch._foreach_*`` Adam
-  step (a faithful copy below of ``_train`` before its gradients were written by hand);
-- ``new``: the current code: the same batched model, gradients and Adam step written out by hand.
+  step, and ``predict`` in one pass over all cells (faithful copies below of the code before the gradients
+  were written by hand);
+- ``new``: the current code: the same batched model, gradients and Adam step written out by hand,
+  ``predict`` in cache-sized chunks.
 
 The script patches each path in, runs the same searches every way in this process (interleaved per seed,
 so load on a shared machine hits all alike, after a warm-up of each), checks that the full result dicts
@@ -17,7 +19,7 @@ are identical, and prints the CPU-time ratios. The one-time cost of the first ``
 process, which only the old path pays, is printed separately. It then does the same for the predictor
 alone (fit + predict on the training sets those searches used, grouped as the search fitted them) and
 checks the predictions are bit-identical. Last, NAS-Bench-201's ``gcn`` baseline, old (encoding per
-search, autograd training) against new.
+search, autograd training, one-pass predict) against new.
 
 Usage: ``python scripts/predictor_speed.py [--seeds 0 1 2] [--embedding t101emb.parquet]``. With
 ``--embedding`` (``ktnas embed --space trans101 --method node2vec --dim 256 --seed 0 --out ...``) the
@@ -75,7 +77,7 @@ class OldGCNPredictor(gcn.GCNPredictor):
         params += [glorot(self.hidden, 1), torch.zeros(1, requires_grad=True)]
         return params
 
-    def _forward(self, params: Sequence[torch.Tensor], adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def _forward(self, params: Sequence[torch.Tensor], adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         b, v = x.shape[0], x.shape[1]
         h = x
         for k in range(self.layers):
@@ -150,6 +152,34 @@ def _autograd_adam_step(
     torch._foreach_addcdiv_(list(params), exp_avgs, denom, step_size)
 
 
+def autograd_forward(
+    model: gcn.GCNPredictor, params: Sequence[torch.Tensor], adj: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
+    """``GCNPredictor._forward`` as it was: scores (P, B) of P stacked predictors."""
+    p, b, v = x.shape[0], x.shape[1], x.shape[2]
+    hid = model.hidden
+    h = x.reshape(p, b * v, x.shape[3])
+    for k in range(model.layers):
+        w, bias = params[2 * k : 2 * k + 2]
+        hw = torch.bmm(h, w).view(p * b, v, 2, hid).transpose(1, 2).reshape(p * b, 2 * v, hid)
+        h = torch.relu((adj @ hw).view(p, b * v, hid) + bias)
+    w1, b1, w2, b2 = params[2 * model.layers :]
+    r = torch.relu(torch.bmm(h.view(p, b, v, hid).mean(dim=2), w1) + b1)
+    return (torch.stack([r[i] @ w2[i] for i in range(p)]) + b2).squeeze(-1)
+
+
+def autograd_predict(self: gcn.GCNPredictor, archs: Sequence[str]) -> np.ndarray:
+    """``GCNPredictor.predict`` as it was: all cells in one pass."""
+    if self._params is None:
+        raise ValueError("GCNPredictor.predict called before fit")
+    if len(archs) == 0:
+        return np.zeros(0)
+    with gcn._single_thread(), torch.no_grad():
+        adj, x = self._graphs.batch(archs)
+        out = autograd_forward(self, self._params, adj, x[None])[0].double().numpy()
+    return out * self._y_std + self._y_mean
+
+
 def autograd_train(
     predictors: Sequence[gcn.GCNPredictor],
     inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
@@ -173,7 +203,7 @@ def autograd_train(
     exp_avgs = [torch.zeros_like(p) for p in params]
     exp_avg_sqs = [torch.zeros_like(p) for p in params]
     for step in range(1, model.epochs + 1):
-        loss = torch.mean((model._forward(params, adj, x) - t) ** 2, dim=1).sum()
+        loss = torch.mean((autograd_forward(model, params, adj, x) - t) ** 2, dim=1).sum()
         grads = torch.autograd.grad(loss, params)
         with torch.no_grad():
             _autograd_adam_step(params, grads, exp_avgs, exp_avg_sqs, step, model.lr)
@@ -203,7 +233,6 @@ def fit_in_turn(predictors: Sequence[Any], data: Sequence[tuple[list[str], np.nd
 
 
 _BATCHED = gcn.fit_many
-_TRAIN = gcn._train
 
 
 def fit_unbatched(predictors: Sequence[Any], data: Sequence[tuple[list[str], np.ndarray]]) -> None:
@@ -235,12 +264,21 @@ class Recorder:
         _BATCHED(predictors, data)
 
 
-PATHS: dict[str, tuple[Any, Any, Any, Any]] = {
-    # name: (predictor factory patched into the recipe, fit_many, mutation, gcn._train; None: the current)
-    "old": (old_gcn_factory, fit_in_turn, old_mutate, None),
-    "unbatched": (None, fit_unbatched, None, autograd_train),
-    "autograd": (None, None, None, autograd_train),
-    "new": (None, None, None, None),
+def autograd_patches() -> list[Any]:
+    """Patches that put back the training loop and ``predict`` of before the hand-written gradients."""
+    return [
+        mock.patch.object(gcn, "_train", autograd_train),
+        mock.patch.object(gcn.GCNPredictor, "predict", autograd_predict),
+    ]
+
+
+PATHS: dict[str, tuple[Any, Any, Any, bool]] = {
+    # name: (predictor factory patched into the recipe, fit_many, mutation: None = the current code;
+    # whether the autograd training loop and the one-pass predict are patched in)
+    "old": (old_gcn_factory, fit_in_turn, old_mutate, False),
+    "unbatched": (None, fit_unbatched, None, True),
+    "autograd": (None, None, None, True),
+    "new": (None, None, None, False),
 }
 
 
@@ -252,10 +290,8 @@ def search(
     path: str,
     fit: Callable[..., None] | None = None,
 ) -> dict:
-    factory, fit_many, mutate, train = PATHS[path]
-    patches = []
-    if train is not None:
-        patches.append(mock.patch.object(gcn, "_train", train))
+    factory, fit_many, mutate, autograd = PATHS[path]
+    patches = autograd_patches() if autograd else []
     if factory is not None:
         patches.append(mock.patch.object(t101, "gcn_factory", factory))
     if fit or fit_many:
@@ -285,12 +321,17 @@ def fit_predict_new(
     group: Sequence[tuple[int, list[str], np.ndarray, list[str]]], graphs: gcn.CellGraphs, path: str
 ) -> list[np.ndarray]:
     """Fit and predict as ``path`` (not ``old``) does: batched or one at a time, with its training loop."""
-    _, fit_many, _, train = PATHS[path]
-    predictors = [gcn.GCNPredictor(seed, graphs=graphs) for seed, *_ in group]
-    data = [(archs, y) for _, archs, y, _ in group]
-    with mock.patch.object(gcn, "_train", train or _TRAIN):
-        (fit_many or _BATCHED)(predictors, data)
-    return [p.predict(query) for p, (*_, query) in zip(predictors, group, strict=True)]
+    _, fit_many, _, autograd = PATHS[path]
+    patches = autograd_patches() if autograd else []
+    for patch in patches:
+        patch.start()
+    try:
+        predictors = [gcn.GCNPredictor(seed, graphs=graphs) for seed, *_ in group]
+        (fit_many or _BATCHED)(predictors, [(archs, y) for _, archs, y, _ in group])
+        return [p.predict(query) for p, (*_, query) in zip(predictors, group, strict=True)]
+    finally:
+        for patch in patches:
+            patch.stop()
 
 
 def main() -> None:
@@ -365,8 +406,8 @@ def main() -> None:
 def nb201_gcn(seeds: Sequence[int]) -> None:
     """NAS-Bench-201's ``gcn`` baseline, a job's seeds in one process as in the pipeline: ``old`` encodes the
     15,625 cells once per task and seed (a fresh ``CellGraphs`` per search, the code before
-    ``shared_graphs``) and trains through autograd, ``new`` encodes once per process and trains with the
-    hand-written gradients."""
+    ``shared_graphs``), trains through autograd and predicts in one pass; ``new`` encodes once per process,
+    trains with the hand-written gradients and predicts in chunks."""
     nb_config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["nb201"]
     tasks, params = nb_config["tasks"], nb_config["methods"]["gcn"]
 
@@ -377,8 +418,14 @@ def nb201_gcn(seeds: Sequence[int]) -> None:
             if old
             else mock.patch.object(gcn, "_SHARED", shared)
         )
-        with patch, mock.patch.object(gcn, "_train", autograd_train if old else _TRAIN):
+        patches = [patch, *(autograd_patches() if old else [])]
+        for p in patches:
+            p.start()
+        try:
             return run_search("nb201", "gcn", seed, tasks, params, SearchPaths()).to_dict()
+        finally:
+            for p in patches:
+                p.stop()
 
     times = {"old": 0.0, "new": 0.0}
     for old in (True, False):  # warm-up: tables, imports

@@ -236,3 +236,20 @@ def test_non_one_hot_vertex_features_are_refused() -> None:
     archs, y = _data(10, 1)
     with pytest.raises(ValueError, match="Blurred.adjacency_ops: vertex features must be one-hot"):
         GCNPredictor(0, space=Blurred(), epochs=2).fit(archs, y)
+
+
+def test_chunked_predictions_are_the_plain_model_bit_for_bit() -> None:
+    """``predict`` runs the cells in chunks (two full ones and a remainder here); every score equals the
+    plainly written forward pass on all cells at once."""
+    from ktnas.predictors.gcn import PREDICT_CHUNK, GCNPredictor, _single_thread
+
+    space = NB201Space()
+    archs, y = space.all_archs()[: 2 * PREDICT_CHUNK + 37], np.random.default_rng(2).normal(size=40)
+    model = GCNPredictor(4, epochs=5, space=space).fit(archs[::7][:40], y)
+    assert model._params is not None
+    params = [p[0] for p in model._params]
+    with _single_thread(), torch.no_grad():
+        adj, x = model._graphs.batch(archs)
+        plain = _reference_forward(model, params, adj, x).double().numpy() * model._y_std + model._y_mean
+    assert np.array_equal(model.predict(archs), plain)
+    assert np.array_equal(model.predict(archs[5:9]), plain[5:9])

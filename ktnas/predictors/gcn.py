@@ -168,30 +168,6 @@ class GCNPredictor:
         params += [glorot(self.hidden, 1), torch.zeros(1)]
         return params
 
-    def _forward(self, params: Sequence[torch.Tensor], adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Scores (P, B) of P predictors at once, each on its own B cells.
-
-        ``params`` are stacked per predictor (weights (P, in, out), biases (P, 1, out)); ``adj`` is
-        (P * B, V, 2V) = 0.5 * [forward | backward] normalised adjacency, so one matmul per layer computes
-        the average of the two propagations; ``x`` is (P, B, V, F). Every product is one GEMM per predictor
-        of the same shape as for a lone predictor, and the (B, H) @ (H, 1) output layer stays one product
-        per predictor (batched, it would take another kernel), so a predictor's floats do not depend on P.
-        """
-        p, b, v = x.shape[0], x.shape[1], x.shape[2]
-        h = x.reshape(p, b * v, x.shape[3])
-        for k in range(self.layers):
-            w, bias = params[2 * k : 2 * k + 2]
-            hw = (
-                torch.bmm(h, w)
-                .view(p * b, v, 2, self.hidden)
-                .transpose(1, 2)
-                .reshape(p * b, 2 * v, self.hidden)
-            )
-            h = torch.relu((adj @ hw).view(p, b * v, self.hidden) + bias)
-        w1, b1, w2, b2 = params[2 * self.layers :]
-        r = torch.relu(torch.bmm(h.view(p, b, v, self.hidden).mean(dim=2), w1) + b1)
-        return (torch.stack([r[i] @ w2[i] for i in range(p)]) + b2).squeeze(-1)
-
     # -- public ----------------------------------------------------------------------------------
     def fit(self, archs: Sequence[str], y: Sequence[float] | np.ndarray) -> GCNPredictor:
         """Train from scratch on (architecture, metric) pairs; ``y`` higher-is-better or not, as given."""
@@ -199,16 +175,86 @@ class GCNPredictor:
         return self
 
     def predict(self, archs: Sequence[str]) -> np.ndarray:
-        """Predicted metric (in the unit of the ``y`` given to :meth:`fit`) for each architecture."""
+        """Predicted metric (in the unit of the ``y`` given to :meth:`fit`) for each architecture.
+
+        Cells go through the model in chunks of :data:`PREDICT_CHUNK`, so that the work buffers stay in
+        the CPU's cache; a cell's score does not depend on the chunking (tests check it bit for bit).
+        """
         if self._params is None:
             raise ValueError("GCNPredictor.predict called before fit")
         if len(archs) == 0:
             return np.zeros(0)
         with _single_thread(), torch.no_grad():
             adj, x = self._graphs.batch(archs)
-            scores = self._forward(self._params, adj.to(self.device), x[None].to(self.device))[0]
+            adj, rows = adj.to(self.device), x.argmax(dim=-1).to(self.device)
+            chunk = min(len(archs), PREDICT_CHUNK)
+            work = _Forward(1, chunk, x.shape[1], self.hidden, self.layers, self.device)
+            scores = torch.empty(len(archs), device=self.device)
+            for start in range(0, len(archs), chunk):
+                end = min(start + chunk, len(archs))
+                scores[start:end] = work.run(self._params, adj[start:end], rows[start:end])[2].view(-1)
             out = scores.double().cpu().numpy()
         return out * self._y_std + self._y_mean
+
+
+PREDICT_CHUNK = 512
+
+
+class _Forward:
+    """The forward pass of P stacked predictors, each on its own B cells of V vertices, into work buffers
+    allocated once and reused (at most ``capacity`` cells per predictor).
+
+    Per layer, relu(A (h W) + b) with A = 0.5 * [forward | backward] normalised adjacency and
+    W = [W_forward | W_backward] (the average of the two propagations, as in Wen et al.); then the mean
+    over vertices and a two-layer MLP. Weights are stacked per predictor, (P, in, out), biases (P, 1, out).
+    Every product is one GEMM per predictor of the shape a lone predictor has, and the (B, H) @ (H, 1) output
+    layer stays one product per predictor (batched, it would take another kernel), so a predictor's floats
+    do not depend on P. The first layer's product with one-hot vertex features is a row look-up of its
+    weights (``rows``: each vertex's op index): one product equal to 1, the others 0, so the GEMM's sum is
+    that weight exactly.
+    """
+
+    def __init__(self, p: int, capacity: int, v: int, hidden: int, layers: int, device: torch.device) -> None:
+        self.p, self.v, self.hidden, self.layers = p, v, hidden, layers
+        size = p * capacity * v * hidden
+        self._hw, self._both = torch.empty(2 * size, device=device), torch.empty(2 * size, device=device)
+        self._prop = torch.empty(size, device=device)
+        self.z = [torch.empty(size, device=device) for _ in range(layers)]
+
+    def run(
+        self, params: Sequence[torch.Tensor], adj: torch.Tensor, rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(pooled (P, B, H), hidden MLP layer r (P, B, H), scores (P, B, 1)) for ``adj`` (P * B, V, 2V)
+        and ``rows`` (P * B, V) op indices; the post-relu layer outputs stay in :meth:`layer_outputs`."""
+        p, v, hid = self.p, self.v, self.hidden
+        n = adj.shape[0]
+        b = n // p
+        hw = self._hw[: n * v * 2 * hid].view(p, b * v, 2 * hid)
+        both = self._both[: n * v * 2 * hid].view(n, 2, v, hid)
+        prop = self._prop[: n * v * hid].view(n, v, hid)
+        first = params[0]
+        offsets = first.shape[1] * torch.arange(p, device=rows.device)[:, None]
+        h = hw  # (the first layer reads no h)
+        for k in range(self.layers):
+            w, bias = params[2 * k : 2 * k + 2]
+            if k == 0:
+                flat_rows = (rows.view(p, b * v) + offsets).view(-1)
+                torch.index_select(w.reshape(-1, 2 * hid), 0, flat_rows, out=hw.view(n * v, 2 * hid))
+            else:
+                torch.bmm(h, w, out=hw)
+            both.copy_(hw.view(n, v, 2, hid).transpose(1, 2))
+            torch.bmm(adj, both.view(n, 2 * v, hid), out=prop)
+            h = torch.add(prop.view(p, b * v, hid), bias, out=self.z[k][: n * v * hid].view(p, b * v, hid))
+            h.relu_()
+        w1, b1, w2, b2 = params[2 * self.layers :]
+        pooled = h.view(p, b, v, hid).mean(dim=2)
+        r = torch.relu(torch.bmm(pooled, w1) + b1)
+        return pooled, r, torch.stack([r[i] @ w2[i] for i in range(p)]) + b2
+
+    def layer_outputs(self, n: int) -> list[torch.Tensor]:
+        """The post-relu outputs (P, B * V, H) of each layer of the last :meth:`run` on ``n`` = P * B cells."""
+        size = n * self.v * self.hidden
+        return [z[:size].view(self.p, -1, self.hidden) for z in self.z]
 
 
 def fit_many(
@@ -261,15 +307,13 @@ def _train(
 ) -> None:
     """Full-batch training of P predictors of one model and training-set size, as one stacked model.
 
-    The gradients are written out by hand: each is the kernel call that autograd makes for
-    :meth:`GCNPredictor._forward` followed by ``mean(...).sum()`` (the same operands, shapes and order), so
+    The gradients are written out by hand: each is the kernel call that autograd makes for the forward
+    pass (:class:`_Forward`) followed by ``mean(...).sum()`` (the same operands, shapes and order), so
     the floats are those of ``backward()`` with ``torch.optim.Adam`` (``tests/test_predictor_speed.py``
     checks it bit for bit), without autograd's graph, its temporaries or the reorder copies it makes. Work
     buffers are allocated once per call and written in place; all parameters, gradients and Adam moments
-    live in one flat tensor each, so an Adam step is six kernels. Two exact shortcuts: the first layer's
-    product with one-hot vertex features is a row look-up of its weights (one product equal to 1, the rest
-    0: the GEMM's sum is that weight exactly), and the transposed adjacency of the backward pass is stored
-    contiguous.
+    live in one flat tensor each, so an Adam step is six kernels; the transposed adjacency of the backward
+    pass is stored contiguous.
     """
     model = predictors[0]
     layers, hid, device = model.layers, model.hidden, model.device
@@ -285,7 +329,7 @@ def _train(
     p, b, v, f = x.shape
     n = p * b
     x0 = x.view(p, b * v, f)
-    rows = (x0.argmax(dim=-1) + f * torch.arange(p, device=device)[:, None]).view(-1)
+    rows = x.view(n, v, f).argmax(dim=-1)
 
     # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
     stacked = [torch.stack(ps).view(p, -1, ps[0].shape[-1]) for ps in zip(*inits, strict=True)]
@@ -297,37 +341,17 @@ def _train(
         params.append(flat[offset : offset + s.numel()].view(s.shape))
         grads.append(grad[offset : offset + s.numel()].view(s.shape))
         offset += s.numel()
-    w1, b1, w2, b2 = params[2 * layers :]
+    w1, w2 = params[2 * layers], params[2 * layers + 2]
     gw1, gb1, gw2, gb2 = grads[2 * layers :]
 
-    def buffer(*shape: int) -> torch.Tensor:
-        return torch.empty(shape, device=device)
-
-    hw, hw_both = buffer(p, b * v, 2 * hid), buffer(n, 2, v, hid)
-    prop, z = buffer(n, v, hid), [buffer(p, b * v, hid) for _ in range(layers)]
-    g_h, g_z, g_prop, g_hw = (
-        buffer(p, b * v, hid),
-        buffer(p, b * v, hid),
-        buffer(n, 2 * v, hid),
-        buffer(p, b * v, 2 * hid),
-    )
+    forward = _Forward(p, b, v, hid, layers, device)
+    z = forward.layer_outputs(n)
+    g_h, g_z = torch.empty(p, b * v, hid, device=device), torch.empty(p, b * v, hid, device=device)
+    g_prop, g_hw = torch.empty(n, 2 * v, hid, device=device), torch.empty(p, b * v, 2 * hid, device=device)
     g_out_scale = torch.full((p, b), 1.0, device=device) / b  # d mean / d element, as autograd makes it
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, model.epochs + 1):
-        # forward (GCNPredictor._forward, keeping what the backward pass needs)
-        h = x0
-        for k in range(layers):
-            w, bias = params[2 * k : 2 * k + 2]
-            if k == 0:
-                torch.index_select(w.reshape(p * f, 2 * hid), 0, rows, out=hw.view(n * v, 2 * hid))
-            else:
-                torch.bmm(h, w, out=hw)
-            hw_both.copy_(hw.view(n, v, 2, hid).transpose(1, 2))
-            torch.bmm(adj, hw_both.view(n, 2 * v, hid), out=prop)
-            h = torch.add(prop.view(p, b * v, hid), bias, out=z[k]).relu_()
-        pooled = h.view(p, b, v, hid).mean(dim=2)
-        r = torch.relu(torch.bmm(pooled, w1) + b1)
-        out = torch.stack([r[i] @ w2[i] for i in range(p)]) + b2
+        pooled, r, out = forward.run(params, adj, rows)
         # backward of loss = sum over predictors of mean((out - t) ** 2)
         g_out = (g_out_scale * (2 * (out.squeeze(-1) - t))).unsqueeze(-1)
         torch.sum(g_out, dim=1, keepdim=True, out=gb2)
