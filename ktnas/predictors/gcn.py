@@ -299,6 +299,11 @@ def fit_many(
             )
 
 
+# 2**-120: sqrt(2**-120) / sqrt(1 - 0.999) = 2.7e-17, under half the float32 spacing at Adam's eps = 1e-8
+# (2**-51 = 4.4e-16); so is the quotient of any smaller v
+_SQRT_FLOOR = 2.0**-120
+
+
 def _train(
     predictors: Sequence[GCNPredictor],
     inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
@@ -348,6 +353,7 @@ def _train(
     z = forward.layer_outputs(n)
     g_h, g_z = torch.empty(p, b * v, hid, device=device), torch.empty(p, b * v, hid, device=device)
     g_prop, g_hw = torch.empty(n, 2 * v, hid, device=device), torch.empty(p, b * v, 2 * hid, device=device)
+    g_r = torch.empty(p, b, hid, device=device)
     g_out_scale = torch.full((p, b), 1.0, device=device) / b  # d mean / d element, as autograd makes it
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, model.epochs + 1):
@@ -355,10 +361,10 @@ def _train(
         # backward of loss = sum over predictors of mean((out - t) ** 2)
         g_out = (g_out_scale * (2 * (out.squeeze(-1) - t))).unsqueeze(-1)
         torch.sum(g_out, dim=1, keepdim=True, out=gb2)
-        g_r = torch.stack([g_out[i] @ w2[i].t() for i in range(p)])
+        torch.mul(g_out, w2.transpose(1, 2), out=g_r)  # autograd's (B, 1) @ (1, H): one product per entry
         for i in range(p):
             torch.mm(r[i].t(), g_out[i], out=gw2[i])
-        g_r = torch.ops.aten.threshold_backward(g_r, r, 0)
+        torch.ops.aten.threshold_backward.grad_input(g_r, r, 0, grad_input=g_r)
         torch.sum(g_r, dim=1, keepdim=True, out=gb1)
         torch.bmm(pooled.transpose(1, 2), g_r, out=gw1)
         g_pooled = torch.bmm(g_r, w1.transpose(1, 2))
@@ -375,7 +381,11 @@ def _train(
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         step_size = (model.lr / (1 - beta1 ** float(step))) * -1
-        torch.sqrt(exp_avg_sq, out=denom).div_((1 - beta2 ** float(step)) ** 0.5).add_(eps)
+        # sqrt(v) / sqrt(1 - beta2^step) + eps, with v raised to at least _SQRT_FLOOR first: the same floats
+        # (below the floor the quotient is under half a unit in the last place of eps, so the sum rounds to
+        # eps either way), but no exact zeros (dead units) or subnormals, on which torch's sqrt is ~10x slower
+        torch.clamp_min(exp_avg_sq, _SQRT_FLOOR, out=denom)
+        torch.sqrt(denom, out=denom).div_((1 - beta2 ** float(step)) ** 0.5).add_(eps)
         flat.addcdiv_(exp_avg, denom, value=step_size)
     for i, pred in enumerate(predictors):
         pred._params = [q[i : i + 1] for q in params]
