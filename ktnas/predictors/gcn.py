@@ -188,11 +188,11 @@ class GCNPredictor:
             adj, x = self._graphs.batch(archs)
             adj, rows = adj.to(self.device), x.argmax(dim=-1).to(self.device)
             chunk = min(len(archs), PREDICT_CHUNK)
-            work = _Forward(1, chunk, x.shape[1], self.hidden, self.layers, self.device)
+            work = _Forward(self._params, 1, chunk, x.shape[1], self.layers, self.device)
             scores = torch.empty(len(archs), device=self.device)
             for start in range(0, len(archs), chunk):
                 end = min(start + chunk, len(archs))
-                scores[start:end] = work.run(self._params, adj[start:end], rows[start:end])[2].view(-1)
+                scores[start:end] = work.run(adj[start:end], work.lookup(rows[start:end]))[2].view(-1)
             out = scores.double().cpu().numpy()
         return out * self._y_std + self._y_mean
 
@@ -201,8 +201,9 @@ PREDICT_CHUNK = 512
 
 
 class _Forward:
-    """The forward pass of P stacked predictors, each on its own B cells of V vertices, into work buffers
-    allocated once and reused (at most ``capacity`` cells per predictor).
+    """The forward pass of P stacked predictors with parameters ``params``, each on its own B cells of V
+    vertices, into work buffers allocated once and reused (at most ``capacity`` cells per predictor); the
+    buffers' views for a batch size are made once too, so that an epoch of training calls kernels only.
 
     Per layer, relu(A (h W) + b) with A = 0.5 * [forward | backward] normalised adjacency and
     W = [W_forward | W_backward] (the average of the two propagations, as in Wen et al.); then the mean
@@ -210,51 +211,81 @@ class _Forward:
     Every product is one GEMM per predictor of the shape a lone predictor has, and the (B, H) @ (H, 1) output
     layer stays one product per predictor (batched, it would take another kernel), so a predictor's floats
     do not depend on P. The first layer's product with one-hot vertex features is a row look-up of its
-    weights (``rows``: each vertex's op index): one product equal to 1, the others 0, so the GEMM's sum is
-    that weight exactly.
+    weights (:meth:`lookup`: each vertex's op index): one product equal to 1, the others 0, so the GEMM's
+    sum is that weight exactly.
     """
 
-    def __init__(self, p: int, capacity: int, v: int, hidden: int, layers: int, device: torch.device) -> None:
-        self.p, self.v, self.hidden, self.layers = p, v, hidden, layers
-        size = p * capacity * v * hidden
+    def __init__(
+        self, params: Sequence[torch.Tensor], p: int, capacity: int, v: int, layers: int, device: torch.device
+    ) -> None:
+        self.params, self.p, self.v, self.layers = params, p, v, layers
+        self.hidden = hid = params[1].shape[-1]
+        size = p * capacity * v * hid
         self._hw, self._both = torch.empty(2 * size, device=device), torch.empty(2 * size, device=device)
         self._prop = torch.empty(size, device=device)
-        self.z = [torch.empty(size, device=device) for _ in range(layers)]
+        self._z = [torch.empty(size, device=device) for _ in range(layers)]
+        self._head = torch.empty(p * capacity * (2 * hid + 1), device=device)
+        self._first = params[0].reshape(-1, 2 * hid)  # (P * F, 2H): predictor i's rows at i * F
+        self._offsets = params[0].shape[1] * torch.arange(p, device=device)[:, None]
+        self._w2 = [params[2 * layers + 2][i] for i in range(p)]
+        self._views: dict[int, _Views] = {}
 
-    def run(
-        self, params: Sequence[torch.Tensor], adj: torch.Tensor, rows: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def lookup(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows of the stacked first-layer weights that ``rows`` ((P * B, V) op indices) pick, flat."""
+        return (rows.view(self.p, -1) + self._offsets).view(-1)
+
+    def views(self, n: int) -> _Views:
+        """The buffers' views for ``n`` = P * B cells (made at the first call with ``n``)."""
+        if n not in self._views:
+            self._views[n] = _Views(self, n)
+        return self._views[n]
+
+    def run(self, adj: torch.Tensor, lookup: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(pooled (P, B, H), hidden MLP layer r (P, B, H), scores (P, B, 1)) for ``adj`` (P * B, V, 2V)
-        and ``rows`` (P * B, V) op indices; the post-relu layer outputs stay in :meth:`layer_outputs`."""
-        p, v, hid = self.p, self.v, self.hidden
-        n = adj.shape[0]
-        b = n // p
-        hw = self._hw[: n * v * 2 * hid].view(p, b * v, 2 * hid)
-        both = self._both[: n * v * 2 * hid].view(n, 2, v, hid)
-        prop = self._prop[: n * v * hid].view(n, v, hid)
-        first = params[0]
-        offsets = first.shape[1] * torch.arange(p, device=rows.device)[:, None]
-        h = hw  # (the first layer reads no h)
+        and ``lookup`` (:meth:`lookup` of the cells' op indices); the post-relu layer outputs stay in
+        :attr:`_Views.z`. The returned tensors are work buffers, overwritten by the next call."""
+        s = self.views(adj.shape[0])
+        params = self.params
+        h = s.hw  # (the first layer reads no h)
         for k in range(self.layers):
-            w, bias = params[2 * k : 2 * k + 2]
             if k == 0:
-                flat_rows = (rows.view(p, b * v) + offsets).view(-1)
-                torch.index_select(w.reshape(-1, 2 * hid), 0, flat_rows, out=hw.view(n * v, 2 * hid))
+                torch.index_select(self._first, 0, lookup, out=s.hw_rows)
             else:
-                torch.bmm(h, w, out=hw)
-            both.copy_(hw.view(n, v, 2, hid).transpose(1, 2))
-            torch.bmm(adj, both.view(n, 2 * v, hid), out=prop)
-            h = torch.add(prop.view(p, b * v, hid), bias, out=self.z[k][: n * v * hid].view(p, b * v, hid))
+                torch.bmm(h, params[2 * k], out=s.hw)
+            s.both.copy_(s.hw_by_direction)
+            torch.bmm(adj, s.both_flat, out=s.prop)
+            h = torch.add(s.prop_by_predictor, params[2 * k + 1], out=s.z[k])
             h.relu_()
-        w1, b1, w2, b2 = params[2 * self.layers :]
-        pooled = h.view(p, b, v, hid).mean(dim=2)
-        r = torch.relu(torch.bmm(pooled, w1) + b1)
-        return pooled, r, torch.stack([r[i] @ w2[i] for i in range(p)]) + b2
+        torch.mean(s.last_by_vertex, dim=2, out=s.pooled)
+        torch.bmm(s.pooled, params[2 * self.layers], out=s.r)
+        s.r.add_(params[2 * self.layers + 1]).relu_()
+        for i in range(self.p):
+            torch.mm(s.r_each[i], self._w2[i], out=s.out_each[i])
+        s.out.add_(params[2 * self.layers + 3])
+        return s.pooled, s.r, s.out
 
-    def layer_outputs(self, n: int) -> list[torch.Tensor]:
-        """The post-relu outputs (P, B * V, H) of each layer of the last :meth:`run` on ``n`` = P * B cells."""
-        size = n * self.v * self.hidden
-        return [z[:size].view(self.p, -1, self.hidden) for z in self.z]
+
+class _Views:
+    """Views of a :class:`_Forward`'s buffers for one number of cells ``n`` = P * B."""
+
+    def __init__(self, fw: _Forward, n: int) -> None:
+        p, v, hid = fw.p, fw.v, fw.hidden
+        b = n // p
+        self.hw = fw._hw[: n * v * 2 * hid].view(p, b * v, 2 * hid)
+        self.hw_rows = self.hw.view(n * v, 2 * hid)
+        self.hw_by_direction = self.hw.view(n, v, 2, hid).transpose(1, 2)
+        self.both = fw._both[: n * v * 2 * hid].view(n, 2, v, hid)
+        self.both_flat = self.both.view(n, 2 * v, hid)
+        self.prop = fw._prop[: n * v * hid].view(n, v, hid)
+        self.prop_by_predictor = self.prop.view(p, b * v, hid)
+        self.z = [z[: n * v * hid].view(p, b * v, hid) for z in fw._z]
+        self.last_by_vertex = self.z[-1].view(p, b, v, hid)
+        head = fw._head[: n * (2 * hid + 1)]
+        self.pooled = head[: n * hid].view(p, b, hid)
+        self.r = head[n * hid : 2 * n * hid].view(p, b, hid)
+        self.out = head[2 * n * hid :].view(p, b, 1)
+        self.r_each = [self.r[i] for i in range(p)]
+        self.out_each = [self.out[i] for i in range(p)]
 
 
 def fit_many(
@@ -349,34 +380,46 @@ def _train(
     w1, w2 = params[2 * layers], params[2 * layers + 2]
     gw1, gb1, gw2, gb2 = grads[2 * layers :]
 
-    forward = _Forward(p, b, v, hid, layers, device)
-    z = forward.layer_outputs(n)
+    forward = _Forward(params, p, b, v, layers, device)
+    lookup = forward.lookup(rows)
+    fw = forward.views(n)
+    pooled, r, out, z = fw.pooled, fw.r, fw.out, fw.z
+    # gradient buffers, and every view the loop needs, made once
     g_h, g_z = torch.empty(p, b * v, hid, device=device), torch.empty(p, b * v, hid, device=device)
     g_prop, g_hw = torch.empty(n, 2 * v, hid, device=device), torch.empty(p, b * v, 2 * hid, device=device)
-    g_r = torch.empty(p, b, hid, device=device)
+    g_r, g_pooled = torch.empty(p, b, hid, device=device), torch.empty(p, b, hid, device=device)
+    g_out = torch.empty(p, b, 1, device=device)
+    g_out_flat, out_flat = g_out.view(p, b), out.view(p, b)
+    g_out_each, r_t_each = [g_out[i] for i in range(p)], [r[i].t() for i in range(p)]
+    pooled_t, w1_t, w2_t = pooled.transpose(1, 2), w1.transpose(1, 2), w2.transpose(1, 2)
+    g_pooled_by_vertex, g_h_by_vertex = g_pooled.unsqueeze(2).expand(p, b, v, hid), g_h.view(p, b, v, hid)
+    g_z_flat = g_z.view(n, v, hid)
+    g_prop_by_vertex, g_hw_by_direction = g_prop.view(n, 2, v, hid).transpose(1, 2), g_hw.view(n, v, 2, hid)
+    inputs_t = [(z[k - 1] if k else x0).transpose(1, 2) for k in range(layers)]
+    weights_t = [params[2 * k].transpose(1, 2) for k in range(layers)]
     g_out_scale = torch.full((p, b), 1.0, device=device) / b  # d mean / d element, as autograd makes it
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, model.epochs + 1):
-        pooled, r, out = forward.run(params, adj, rows)
-        # backward of loss = sum over predictors of mean((out - t) ** 2)
-        g_out = (g_out_scale * (2 * (out.squeeze(-1) - t))).unsqueeze(-1)
+        forward.run(adj, lookup)  # into pooled, r, out and z
+        # backward of loss = sum over predictors of mean((out - t) ** 2): d = scale * (2 * (out - t))
+        torch.sub(out_flat, t, out=g_out_flat).mul_(2).mul_(g_out_scale)
         torch.sum(g_out, dim=1, keepdim=True, out=gb2)
-        torch.mul(g_out, w2.transpose(1, 2), out=g_r)  # autograd's (B, 1) @ (1, H): one product per entry
+        torch.mul(g_out, w2_t, out=g_r)  # autograd's (B, 1) @ (1, H): one product per entry
         for i in range(p):
-            torch.mm(r[i].t(), g_out[i], out=gw2[i])
+            torch.mm(r_t_each[i], g_out_each[i], out=gw2[i])
         torch.ops.aten.threshold_backward.grad_input(g_r, r, 0, grad_input=g_r)
         torch.sum(g_r, dim=1, keepdim=True, out=gb1)
-        torch.bmm(pooled.transpose(1, 2), g_r, out=gw1)
-        g_pooled = torch.bmm(g_r, w1.transpose(1, 2))
-        torch.div(g_pooled.unsqueeze(2).expand(p, b, v, hid), v, out=g_h.view(p, b, v, hid))
+        torch.bmm(pooled_t, g_r, out=gw1)
+        torch.bmm(g_r, w1_t, out=g_pooled)
+        torch.div(g_pooled_by_vertex, v, out=g_h_by_vertex)
         for k in reversed(range(layers)):
             torch.ops.aten.threshold_backward.grad_input(g_h, z[k], 0, grad_input=g_z)
             torch.sum(g_z, dim=1, keepdim=True, out=grads[2 * k + 1])
-            torch.bmm(adj_t, g_z.view(n, v, hid), out=g_prop)
-            g_hw.view(n, v, 2, hid).copy_(g_prop.view(n, 2, v, hid).transpose(1, 2))
-            torch.bmm((z[k - 1] if k else x0).transpose(1, 2), g_hw, out=grads[2 * k])
+            torch.bmm(adj_t, g_z_flat, out=g_prop)
+            g_hw_by_direction.copy_(g_prop_by_vertex)
+            torch.bmm(inputs_t[k], g_hw, out=grads[2 * k])
             if k:
-                torch.bmm(g_hw, params[2 * k].transpose(1, 2), out=g_h)
+                torch.bmm(g_hw, weights_t[k], out=g_h)
         # Adam (torch.optim.Adam's defaults and arithmetic, elementwise on the flat tensors)
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
