@@ -1,4 +1,4 @@
-"""Speed of the TransNAS-Bench-101 predictor search, three code paths on the same inputs.
+"""Speed of the TransNAS-Bench-101 predictor search, five code paths on the same inputs.
 
 - ``old``: a faithful copy (below) of the code before any speed-up: ``GCNPredictor`` encoding every cell
   again in each new predictor and training through ``torch.optim.Adam(foreach=True)`` with
@@ -10,8 +10,12 @@
   (:func:`ktnas.predictors.gcn.fit_many`), with gradients from autograd and a ``torch._foreach_*`` Adam
   step, and ``predict`` in one pass over all cells (faithful copies below of the code before the gradients
   were written by hand);
-- ``new``: the current code: the same batched model, gradients and Adam step written out by hand,
-  ``predict`` in cache-sized chunks.
+- ``byhand``: the same batched model, gradients and Adam step written out by hand, ``predict`` in
+  cache-sized chunks (faithful copies below of the code of 2098783, whose loop made its tensor views at
+  every epoch and took the square roots of Adam's exact zeros);
+- ``new``: the current code: the loop's views and buffers made once per fit, Adam's second moment raised to
+  2**-120 before its square root (the same floats), and the mutants of a round drawn in one call
+  (``RestrictedSpace.mutate_many``; the other paths draw them one ``mutate`` call at a time).
 
 The script patches each path in, runs the same searches every way in this process (interleaved per seed,
 so load on a shared machine hits all alike, after a warm-up of each), checks that the full result dicts
@@ -19,7 +23,7 @@ are identical, and prints the CPU-time ratios. The one-time cost of the first ``
 process, which only the old path pays, is printed separately. It then does the same for the predictor
 alone (fit + predict on the training sets those searches used, grouped as the search fitted them) and
 checks the predictions are bit-identical. Last, NAS-Bench-201's ``gcn`` baseline, old (encoding per
-search, autograd training, one-pass predict) against new.
+search, autograd training, one-pass predict) and byhand against new.
 
 Usage: ``python scripts/predictor_speed.py [--seeds 0 1 2] [--embedding t101emb.parquet]``. With
 ``--embedding`` (``ktnas embed --space trans101 --method node2vec --dim 256 --seed 0 --out ...``) the
@@ -45,6 +49,7 @@ import ktnas.recipes.trans101 as t101
 from ktnas.predictors import gcn
 from ktnas.recipes import SearchPaths
 from ktnas.runner import run_search
+from ktnas.spaces.base import SearchSpace
 from ktnas.spaces.restricted import RestrictedSpace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,6 +216,145 @@ def autograd_train(
         pred._params = [p.detach()[i : i + 1] for p in params]
 
 
+# -- the hand-written training before its views were made once per fit (2098783), copied faithfully --
+class HandForward:
+    """``ktnas.predictors.gcn._Forward`` as it was at 2098783 (views made at every call)."""
+
+    def __init__(self, p: int, capacity: int, v: int, hidden: int, layers: int, device: torch.device) -> None:
+        self.p, self.v, self.hidden, self.layers = p, v, hidden, layers
+        size = p * capacity * v * hidden
+        self._hw, self._both = torch.empty(2 * size, device=device), torch.empty(2 * size, device=device)
+        self._prop = torch.empty(size, device=device)
+        self.z = [torch.empty(size, device=device) for _ in range(layers)]
+
+    def run(
+        self, params: Sequence[torch.Tensor], adj: torch.Tensor, rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(pooled (P, B, H), hidden MLP layer r (P, B, H), scores (P, B, 1)) for ``adj`` (P * B, V, 2V)
+        and ``rows`` (P * B, V) op indices; the post-relu layer outputs stay in :meth:`layer_outputs`."""
+        p, v, hid = self.p, self.v, self.hidden
+        n = adj.shape[0]
+        b = n // p
+        hw = self._hw[: n * v * 2 * hid].view(p, b * v, 2 * hid)
+        both = self._both[: n * v * 2 * hid].view(n, 2, v, hid)
+        prop = self._prop[: n * v * hid].view(n, v, hid)
+        first = params[0]
+        offsets = first.shape[1] * torch.arange(p, device=rows.device)[:, None]
+        h = hw  # (the first layer reads no h)
+        for k in range(self.layers):
+            w, bias = params[2 * k : 2 * k + 2]
+            if k == 0:
+                flat_rows = (rows.view(p, b * v) + offsets).view(-1)
+                torch.index_select(w.reshape(-1, 2 * hid), 0, flat_rows, out=hw.view(n * v, 2 * hid))
+            else:
+                torch.bmm(h, w, out=hw)
+            both.copy_(hw.view(n, v, 2, hid).transpose(1, 2))
+            torch.bmm(adj, both.view(n, 2 * v, hid), out=prop)
+            h = torch.add(prop.view(p, b * v, hid), bias, out=self.z[k][: n * v * hid].view(p, b * v, hid))
+            h.relu_()
+        w1, b1, w2, b2 = params[2 * self.layers :]
+        pooled = h.view(p, b, v, hid).mean(dim=2)
+        r = torch.relu(torch.bmm(pooled, w1) + b1)
+        return pooled, r, torch.stack([r[i] @ w2[i] for i in range(p)]) + b2
+
+    def layer_outputs(self, n: int) -> list[torch.Tensor]:
+        """The post-relu outputs (P, B * V, H) of each layer of the last :meth:`run` on ``n`` = P * B cells."""
+        size = n * self.v * self.hidden
+        return [z[:size].view(self.p, -1, self.hidden) for z in self.z]
+
+
+def hand_train(
+    predictors: Sequence[gcn.GCNPredictor],
+    inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    targets: Sequence[np.ndarray],
+    inits: Sequence[list[torch.Tensor]],
+) -> None:
+    """``ktnas.predictors.gcn._train`` as it was at 2098783: hand-written gradients, plain sqrt."""
+    model = predictors[0]
+    layers, hid, device = model.layers, model.hidden, model.device
+    ts = []
+    for pred, target in zip(predictors, targets, strict=True):
+        pred._y_mean = float(target.mean())
+        pred._y_std = float(target.std()) or 1.0
+        ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
+    t = torch.stack(ts).to(device)
+    adj = torch.cat([a for a, _ in inputs]).to(device)
+    adj_t = adj.transpose(1, 2).contiguous()
+    x = torch.stack([x for _, x in inputs]).to(device)
+    p, b, v, f = x.shape
+    n = p * b
+    x0 = x.view(p, b * v, f)
+    rows = x.view(n, v, f).argmax(dim=-1)
+
+    # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
+    stacked = [torch.stack(ps).view(p, -1, ps[0].shape[-1]) for ps in zip(*inits, strict=True)]
+    flat = torch.cat([s.reshape(-1) for s in stacked]).to(device)
+    grad = torch.empty_like(flat)
+    exp_avg, exp_avg_sq, denom = torch.zeros_like(flat), torch.zeros_like(flat), torch.empty_like(flat)
+    params, grads, offset = [], [], 0
+    for s in stacked:
+        params.append(flat[offset : offset + s.numel()].view(s.shape))
+        grads.append(grad[offset : offset + s.numel()].view(s.shape))
+        offset += s.numel()
+    w1, w2 = params[2 * layers], params[2 * layers + 2]
+    gw1, gb1, gw2, gb2 = grads[2 * layers :]
+
+    forward = HandForward(p, b, v, hid, layers, device)
+    z = forward.layer_outputs(n)
+    g_h, g_z = torch.empty(p, b * v, hid, device=device), torch.empty(p, b * v, hid, device=device)
+    g_prop, g_hw = torch.empty(n, 2 * v, hid, device=device), torch.empty(p, b * v, 2 * hid, device=device)
+    g_out_scale = torch.full((p, b), 1.0, device=device) / b  # d mean / d element, as autograd makes it
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    for step in range(1, model.epochs + 1):
+        pooled, r, out = forward.run(params, adj, rows)
+        # backward of loss = sum over predictors of mean((out - t) ** 2)
+        g_out = (g_out_scale * (2 * (out.squeeze(-1) - t))).unsqueeze(-1)
+        torch.sum(g_out, dim=1, keepdim=True, out=gb2)
+        g_r = torch.stack([g_out[i] @ w2[i].t() for i in range(p)])
+        for i in range(p):
+            torch.mm(r[i].t(), g_out[i], out=gw2[i])
+        g_r = torch.ops.aten.threshold_backward(g_r, r, 0)
+        torch.sum(g_r, dim=1, keepdim=True, out=gb1)
+        torch.bmm(pooled.transpose(1, 2), g_r, out=gw1)
+        g_pooled = torch.bmm(g_r, w1.transpose(1, 2))
+        torch.div(g_pooled.unsqueeze(2).expand(p, b, v, hid), v, out=g_h.view(p, b, v, hid))
+        for k in reversed(range(layers)):
+            torch.ops.aten.threshold_backward.grad_input(g_h, z[k], 0, grad_input=g_z)
+            torch.sum(g_z, dim=1, keepdim=True, out=grads[2 * k + 1])
+            torch.bmm(adj_t, g_z.view(n, v, hid), out=g_prop)
+            g_hw.view(n, v, 2, hid).copy_(g_prop.view(n, 2, v, hid).transpose(1, 2))
+            torch.bmm((z[k - 1] if k else x0).transpose(1, 2), g_hw, out=grads[2 * k])
+            if k:
+                torch.bmm(g_hw, params[2 * k].transpose(1, 2), out=g_h)
+        # Adam (torch.optim.Adam's defaults and arithmetic, elementwise on the flat tensors)
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = (model.lr / (1 - beta1 ** float(step))) * -1
+        torch.sqrt(exp_avg_sq, out=denom).div_((1 - beta2 ** float(step)) ** 0.5).add_(eps)
+        flat.addcdiv_(exp_avg, denom, value=step_size)
+    for i, pred in enumerate(predictors):
+        pred._params = [q[i : i + 1] for q in params]
+
+
+def hand_predict(self: gcn.GCNPredictor, archs: Sequence[str]) -> np.ndarray:
+    """``GCNPredictor.predict`` as it was at 2098783."""
+    if self._params is None:
+        raise ValueError("GCNPredictor.predict called before fit")
+    if len(archs) == 0:
+        return np.zeros(0)
+    with gcn._single_thread(), torch.no_grad():
+        adj, x = self._graphs.batch(archs)
+        adj, rows = adj.to(self.device), x.argmax(dim=-1).to(self.device)
+        chunk = min(len(archs), gcn.PREDICT_CHUNK)
+        work = HandForward(1, chunk, x.shape[1], self.hidden, self.layers, self.device)
+        scores = torch.empty(len(archs), device=self.device)
+        for start in range(0, len(archs), chunk):
+            end = min(start + chunk, len(archs))
+            scores[start:end] = work.run(self._params, adj[start:end], rows[start:end])[2].view(-1)
+        out = scores.double().cpu().numpy()
+    return out * self._y_std + self._y_mean
+
+
 def old_mutate(self: RestrictedSpace, arch: str, rng: np.random.Generator) -> str:
     dist = self._distances(arch)
     candidates = np.flatnonzero(dist == 1)
@@ -272,13 +416,27 @@ def autograd_patches() -> list[Any]:
     ]
 
 
-PATHS: dict[str, tuple[Any, Any, Any, bool]] = {
+def byhand_patches() -> list[Any]:
+    """Patches that put back the hand-written training loop and ``predict`` of 2098783."""
+    return [
+        mock.patch.object(gcn, "_train", hand_train),
+        mock.patch.object(gcn.GCNPredictor, "predict", hand_predict),
+    ]
+
+
+def loop_mutation() -> Any:
+    """Mutants drawn one ``mutate`` call at a time (the code before ``RestrictedSpace.mutate_many``)."""
+    return mock.patch.object(RestrictedSpace, "mutate_many", SearchSpace.mutate_many)
+
+
+PATHS: dict[str, tuple[Any, Any, Any, Callable[[], list[Any]] | None]] = {
     # name: (predictor factory patched into the recipe, fit_many, mutation: None = the current code;
-    # whether the autograd training loop and the one-pass predict are patched in)
-    "old": (old_gcn_factory, fit_in_turn, old_mutate, False),
-    "unbatched": (None, fit_unbatched, None, True),
-    "autograd": (None, None, None, True),
-    "new": (None, None, None, False),
+    # the patches that put back an earlier training loop and predict, if any)
+    "old": (old_gcn_factory, fit_in_turn, old_mutate, None),
+    "unbatched": (None, fit_unbatched, RestrictedSpace.mutate, autograd_patches),
+    "autograd": (None, None, RestrictedSpace.mutate, autograd_patches),
+    "byhand": (None, None, RestrictedSpace.mutate, byhand_patches),
+    "new": (None, None, None, None),
 }
 
 
@@ -290,14 +448,14 @@ def search(
     path: str,
     fit: Callable[..., None] | None = None,
 ) -> dict:
-    factory, fit_many, mutate, autograd = PATHS[path]
-    patches = autograd_patches() if autograd else []
+    factory, fit_many, mutate, earlier = PATHS[path]
+    patches = earlier() if earlier else []
     if factory is not None:
         patches.append(mock.patch.object(t101, "gcn_factory", factory))
     if fit or fit_many:
         patches.append(mock.patch.object(gcn, "fit_many", fit or fit_many))
     if mutate is not None:
-        patches.append(mock.patch.object(RestrictedSpace, "mutate", mutate))
+        patches += [mock.patch.object(RestrictedSpace, "mutate", mutate), loop_mutation()]
     for p in patches:
         p.start()
     try:
@@ -321,8 +479,8 @@ def fit_predict_new(
     group: Sequence[tuple[int, list[str], np.ndarray, list[str]]], graphs: gcn.CellGraphs, path: str
 ) -> list[np.ndarray]:
     """Fit and predict as ``path`` (not ``old``) does: batched or one at a time, with its training loop."""
-    _, fit_many, _, autograd = PATHS[path]
-    patches = autograd_patches() if autograd else []
+    _, fit_many, _, earlier = PATHS[path]
+    patches = earlier() if earlier else []
     for patch in patches:
         patch.start()
     try:
@@ -406,19 +564,25 @@ def main() -> None:
 def nb201_gcn(seeds: Sequence[int]) -> None:
     """NAS-Bench-201's ``gcn`` baseline, a job's seeds in one process as in the pipeline: ``old`` encodes the
     15,625 cells once per task and seed (a fresh ``CellGraphs`` per search, the code before
-    ``shared_graphs``), trains through autograd and predicts in one pass; ``new`` encodes once per process,
-    trains with the hand-written gradients and predicts in chunks."""
+    ``shared_graphs``), trains through autograd and predicts in one pass; ``byhand`` encodes once per
+    process and trains and predicts with the code of 2098783; ``new`` is the current code."""
     nb_config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["nb201"]
     tasks, params = nb_config["tasks"], nb_config["methods"]["gcn"]
+    ways: dict[str, Callable[[], list[Any]] | None] = {
+        "old": autograd_patches,
+        "byhand": byhand_patches,
+        "new": None,
+    }
 
-    def run(seed: int, old: bool, shared: dict) -> dict:
-        # old: a fresh encoding per search; new: the process-wide one, here the dict ``shared``
+    def run(seed: int, way: str, shared: dict) -> dict:
+        # old: a fresh encoding per search; the others: the process-wide one, here the dict ``shared``
         patch = (
             mock.patch.object(gcn, "shared_graphs", gcn.CellGraphs)
-            if old
+            if way == "old"
             else mock.patch.object(gcn, "_SHARED", shared)
         )
-        patches = [patch, *(autograd_patches() if old else [])]
+        earlier = ways[way]
+        patches = [patch, *(earlier() if earlier else [])]
         for p in patches:
             p.start()
         try:
@@ -427,22 +591,29 @@ def nb201_gcn(seeds: Sequence[int]) -> None:
             for p in patches:
                 p.stop()
 
-    times = {"old": 0.0, "new": 0.0}
-    for old in (True, False):  # warm-up: tables, imports
-        run(seeds[0], old, {})
-    shared: dict = {}  # one encoding across the seeds, as in a pipeline job
+    times = dict.fromkeys(ways, 0.0)
+    for way in ways:  # warm-up: tables, imports
+        run(seeds[0], way, {})
+    shared: dict[str, dict] = {way: {} for way in ways}  # one encoding across the seeds, as in a pipeline job
     for seed in seeds:
-        r_old, dt_old = timed(run, seed, True, {})
-        r_new, dt_new = timed(run, seed, False, shared)
-        if r_old != r_new:
+        results = {}
+        for way in ways:
+            results[way], dt = timed(run, seed, way, shared[way])
+            times[way] += dt
+        if any(results[w] != results["new"] for w in ways):
             raise SystemExit(f"NB201 gcn seed {seed}: result dicts differ")
-        times["old"] += dt_old
-        times["new"] += dt_new
-        print(f"NB201 gcn seed {seed}: old {dt_old:.2f} s, new {dt_new:.2f} s, identical")
+        print(
+            f"NB201 gcn seed {seed}: "
+            + ", ".join(f"{w} {times[w]:.2f} s" for w in ways)
+            + " (cumulative), identical"
+        )
     n = len(seeds)
     print(
-        f"NB201 gcn per seed: old {times['old'] / n:.2f} s, new {times['new'] / n:.2f} s; "
-        f"ratio {times['old'] / times['new']:.2f}x (the new path's first seed pays the one encoding)"
+        "NB201 gcn per seed: "
+        + ", ".join(f"{w} {times[w] / n:.2f} s" for w in ways)
+        + "; ratios "
+        + ", ".join(f"{w}/new {times[w] / times['new']:.2f}x" for w in ways if w != "new")
+        + " (the first seed of byhand and new pays the one encoding)"
     )
 
 

@@ -150,6 +150,21 @@ def test_cached_restricted_mutation_draws_the_same(k: int) -> None:
     assert r_new.bit_generator.state == r_old.bit_generator.state
 
 
+@pytest.mark.parametrize("k", [1, 2, 5, 40, 711])
+def test_mutate_many_draws_what_successive_mutates_draw(k: int) -> None:
+    rng = np.random.default_rng(k)
+    space = RestrictedSpace(SPACE, [SPACE.sample(rng) for _ in range(k)])
+    archs = [space.sample(rng) for _ in range(250)]
+    r_many, r_each = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(4):  # the first round fills the neighbour cache, later rounds read it
+        many, each = space.mutate_many(archs, r_many), [space.mutate(a, r_each) for a in archs]
+        assert many == each
+        assert r_many.bit_generator.state == r_each.bit_generator.state
+        archs = many
+    assert space.mutate_many([], r_many) == []
+    assert r_many.bit_generator.state == r_each.bit_generator.state
+
+
 def test_device_path_on_the_cpu_is_the_default_path() -> None:
     """``device=`` moves the batched model; given the CPU explicitly, it is the default path bit for bit."""
     from ktnas.predictors.gcn import GCNPredictor, fit_many

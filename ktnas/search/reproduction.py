@@ -211,7 +211,7 @@ class PredictorEvolution(Reproducer):
         bases = [p for p in parents for _ in range(per_slot)]
         origin = list(bases)
         for _round in range(60):
-            mutants = [space.mutate(b, rng) for b in bases]
+            mutants = space.mutate_many(bases, rng)
             for m, parent in zip(mutants, origin, strict=True):
                 if m not in present and not problem.seen(m):
                     candidates.setdefault(m, set()).add(parent)

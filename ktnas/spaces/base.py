@@ -8,6 +8,7 @@ small set of functions; search algorithms never look inside the string.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -69,6 +70,11 @@ class SearchSpace(ABC):
     @abstractmethod
     def mutate(self, arch: str, rng: np.random.Generator) -> str:
         """The space's default mutation (always a valid architecture)."""
+
+    def mutate_many(self, archs: Sequence[str], rng: np.random.Generator) -> list[str]:
+        """One :meth:`mutate` of each of ``archs``, leaving ``rng`` exactly where successive calls would (a
+        space may draw them in one call)."""
+        return [self.mutate(a, rng) for a in archs]
 
     @abstractmethod
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> tuple[str, str]:

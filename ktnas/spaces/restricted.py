@@ -14,7 +14,7 @@ fixed-length-gene space and keeps every operator inside the allowed set:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,6 +83,21 @@ class RestrictedSpace(SearchSpace):
             others = dist[dist > 0]
             candidates = np.flatnonzero(dist == others.min()) if others.size else candidates
         return candidates
+
+    def mutate_many(self, archs: Sequence[str], rng: np.random.Generator) -> list[str]:
+        """:meth:`mutate` of each of ``archs``, its draws made in one call: numpy's bounded integers with an
+        array of upper bounds take from the stream, bound by bound, what one call per bound takes."""
+        targets = []
+        for arch in archs:
+            candidates = self._mutation_targets.get(arch)
+            if candidates is None:
+                candidates = self._mutation_targets[arch] = self._targets(arch)
+            targets.append(candidates)
+        if not targets or any(t.size == 0 for t in targets):  # the one-cell set: mutate draws nothing
+            return [self.mutate(a, rng) for a in archs]
+        sizes = np.fromiter((t.size for t in targets), dtype=np.int64, count=len(targets))
+        picks = rng.integers(0, sizes, dtype=np.int64).tolist()
+        return [self._allowed[int(t[i])] for t, i in zip(targets, picks, strict=True)]
 
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> tuple[str, str]:
         """The base crossover, each child repaired into the allowed set."""
