@@ -426,7 +426,7 @@ def _train(
         step_size = (model.lr / (1 - beta1 ** float(step))) * -1
         # sqrt(v) / sqrt(1 - beta2^step) + eps, with v raised to at least _SQRT_FLOOR first: the same floats
         # (below the floor the quotient is under half a unit in the last place of eps, so the sum rounds to
-        # eps either way), but no exact zeros (dead units) or subnormals, on which torch's sqrt is ~10x slower
+        # eps either way), but no exact zeros (dead units) or subnormals, on which torch's sqrt is ~20x slower
         torch.clamp_min(exp_avg_sq, _SQRT_FLOOR, out=denom)
         torch.sqrt(denom, out=denom).div_((1 - beta2 ** float(step)) ** 0.5).add_(eps)
         flat.addcdiv_(exp_avg, denom, value=step_size)
