@@ -193,12 +193,7 @@ def autograd_train(
 ) -> None:
     """``ktnas.predictors.gcn._train`` as it was: the batched model, autograd gradients, foreach Adam."""
     model = predictors[0]
-    ts = []
-    for pred, target in zip(predictors, targets, strict=True):
-        pred._y_mean = float(target.mean())
-        pred._y_std = float(target.std()) or 1.0
-        ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
-    t = torch.stack(ts)
+    t = gcn._standardise(predictors, targets)
     adj = torch.cat([a for a, _ in inputs])
     x = torch.stack([x for _, x in inputs])
     params = [
@@ -272,12 +267,7 @@ def hand_train(
     """``ktnas.predictors.gcn._train`` as it was at 2098783: hand-written gradients, plain sqrt."""
     model = predictors[0]
     layers, hid, device = model.layers, model.hidden, model.device
-    ts = []
-    for pred, target in zip(predictors, targets, strict=True):
-        pred._y_mean = float(target.mean())
-        pred._y_std = float(target.std()) or 1.0
-        ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
-    t = torch.stack(ts).to(device)
+    t = gcn._standardise(predictors, targets).to(device)
     adj = torch.cat([a for a, _ in inputs]).to(device)
     adj_t = adj.transpose(1, 2).contiguous()
     x = torch.stack([x for _, x in inputs]).to(device)
@@ -287,15 +277,8 @@ def hand_train(
     rows = x.view(n, v, f).argmax(dim=-1)
 
     # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
-    stacked = [torch.stack(ps).view(p, -1, ps[0].shape[-1]) for ps in zip(*inits, strict=True)]
-    flat = torch.cat([s.reshape(-1) for s in stacked]).to(device)
-    grad = torch.empty_like(flat)
+    flat, grad, params, grads = gcn._flat_parameters(inits, device)
     exp_avg, exp_avg_sq, denom = torch.zeros_like(flat), torch.zeros_like(flat), torch.empty_like(flat)
-    params, grads, offset = [], [], 0
-    for s in stacked:
-        params.append(flat[offset : offset + s.numel()].view(s.shape))
-        grads.append(grad[offset : offset + s.numel()].view(s.shape))
-        offset += s.numel()
     w1, w2 = params[2 * layers], params[2 * layers + 2]
     gw1, gb1, gw2, gb2 = grads[2 * layers :]
 

@@ -335,6 +335,33 @@ def fit_many(
 _SQRT_FLOOR = 2.0**-120
 
 
+def _standardise(predictors: Sequence[GCNPredictor], targets: Sequence[np.ndarray]) -> torch.Tensor:
+    """(P, B) float32 standardised targets; each predictor keeps its targets' mean and std (1 if constant)."""
+    ts = []
+    for pred, target in zip(predictors, targets, strict=True):
+        pred._y_mean = float(target.mean())
+        pred._y_std = float(target.std()) or 1.0
+        ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
+    return torch.stack(ts)
+
+
+def _flat_parameters(
+    inits: Sequence[list[torch.Tensor]], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+    """The P predictors' initial parameters stacked into one flat tensor, a flat gradient buffer of the same
+    size, and per-parameter (P, in, out) views of both."""
+    p = len(inits)
+    stacked = [torch.stack(ps).view(p, -1, ps[0].shape[-1]) for ps in zip(*inits, strict=True)]
+    flat = torch.cat([s.reshape(-1) for s in stacked]).to(device)
+    grad = torch.empty_like(flat)
+    params, grads, offset = [], [], 0
+    for s in stacked:
+        params.append(flat[offset : offset + s.numel()].view(s.shape))
+        grads.append(grad[offset : offset + s.numel()].view(s.shape))
+        offset += s.numel()
+    return flat, grad, params, grads
+
+
 def _train(
     predictors: Sequence[GCNPredictor],
     inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
@@ -353,12 +380,7 @@ def _train(
     """
     model = predictors[0]
     layers, hid, device = model.layers, model.hidden, model.device
-    ts = []
-    for pred, target in zip(predictors, targets, strict=True):
-        pred._y_mean = float(target.mean())
-        pred._y_std = float(target.std()) or 1.0
-        ts.append(torch.from_numpy((target - pred._y_mean) / pred._y_std).float())
-    t = torch.stack(ts).to(device)
+    t = _standardise(predictors, targets).to(device)
     adj = torch.cat([a for a, _ in inputs]).to(device)
     adj_t = adj.transpose(1, 2).contiguous()
     x = torch.stack([x for _, x in inputs]).to(device)
@@ -368,15 +390,8 @@ def _train(
     rows = x.view(n, v, f).argmax(dim=-1)
 
     # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
-    stacked = [torch.stack(ps).view(p, -1, ps[0].shape[-1]) for ps in zip(*inits, strict=True)]
-    flat = torch.cat([s.reshape(-1) for s in stacked]).to(device)
-    grad = torch.empty_like(flat)
+    flat, grad, params, grads = _flat_parameters(inits, device)
     exp_avg, exp_avg_sq, denom = torch.zeros_like(flat), torch.zeros_like(flat), torch.empty_like(flat)
-    params, grads, offset = [], [], 0
-    for s in stacked:
-        params.append(flat[offset : offset + s.numel()].view(s.shape))
-        grads.append(grad[offset : offset + s.numel()].view(s.shape))
-        offset += s.numel()
     w1, w2 = params[2 * layers], params[2 * layers + 2]
     gw1, gb1, gw2, gb2 = grads[2 * layers :]
 
