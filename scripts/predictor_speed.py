@@ -268,13 +268,10 @@ def hand_train(
     model = predictors[0]
     layers, hid, device = model.layers, model.hidden, model.device
     t = gcn._standardise(predictors, targets).to(device)
-    adj = torch.cat([a for a, _ in inputs]).to(device)
-    adj_t = adj.transpose(1, 2).contiguous()
-    x = torch.stack([x for _, x in inputs]).to(device)
+    adj, adj_t, x, rows = gcn._stack_inputs(inputs, device)
     p, b, v, f = x.shape
     n = p * b
     x0 = x.view(p, b * v, f)
-    rows = x.view(n, v, f).argmax(dim=-1)
 
     # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
     flat, grad, params, grads = gcn._flat_parameters(inits, device)

@@ -345,6 +345,17 @@ def _standardise(predictors: Sequence[GCNPredictor], targets: Sequence[np.ndarra
     return torch.stack(ts)
 
 
+def _stack_inputs(
+    inputs: Sequence[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The P training sets' (adjacency, one-hot features) as one batch on ``device``: the adjacency
+    (P * B, V, 2V), its transpose stored contiguous, the features (P, B, V, F) and the op indices (P * B, V)."""
+    adj = torch.cat([a for a, _ in inputs]).to(device)
+    x = torch.stack([x for _, x in inputs]).to(device)
+    p, b, v, f = x.shape
+    return adj, adj.transpose(1, 2).contiguous(), x, x.view(p * b, v, f).argmax(dim=-1)
+
+
 def _flat_parameters(
     inits: Sequence[list[torch.Tensor]], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
@@ -381,13 +392,10 @@ def _train(
     model = predictors[0]
     layers, hid, device = model.layers, model.hidden, model.device
     t = _standardise(predictors, targets).to(device)
-    adj = torch.cat([a for a, _ in inputs]).to(device)
-    adj_t = adj.transpose(1, 2).contiguous()
-    x = torch.stack([x for _, x in inputs]).to(device)
+    adj, adj_t, x, rows = _stack_inputs(inputs, device)
     p, b, v, f = x.shape
     n = p * b
     x0 = x.view(p, b * v, f)
-    rows = x.view(n, v, f).argmax(dim=-1)
 
     # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
     flat, grad, params, grads = _flat_parameters(inits, device)
