@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from ktnas.cli import main
-from ktnas.recipes import RECIPES, get_recipe
 from ktnas.report.results_page import (
     FAILS,
     HOLDS,
@@ -17,10 +16,11 @@ from ktnas.report.results_page import (
     read_table,
     transfer_claim,
 )
+from ktnas.report.spaces import page_specs
 from ktnas.report.tables import COLUMNS, csv_text
 
 #: what the recipes tell the page (NAS-Bench-201's Table II and TransNAS-Bench-101's Table III)
-SPECS = [spec for name in RECIPES if (spec := get_recipe(name).table_spec()) is not None]
+SPECS = page_specs()
 
 NAN = float("nan")
 TASKS = {
