@@ -54,7 +54,7 @@ class Setup:
 
 
 class Recipe(ABC):
-    """One search space as the runner, the CLI and the report see it."""
+    """One search space as the runner, the plan and the CLI see it: its search hooks."""
 
     name: ClassVar[str]
     description: ClassVar[str]
