@@ -235,10 +235,10 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
 
 def _cmd_table(args: argparse.Namespace) -> None:
     from ktnas._io import write_text
-    from ktnas.recipes import get_recipe
+    from ktnas.report.spaces import get_table
     from ktnas.report.tables import csv_text
 
-    table, md = get_recipe(args.space).table(args.inputs, args.study, args.benchmark, args.versus)
+    table, md = get_table(args.space).build(args.inputs, args.study, args.benchmark, args.versus)
     write_text(args.out_csv, csv_text(table))
     write_text(args.out_md, md)
 
@@ -264,8 +264,8 @@ def _cmd_figure(args: argparse.Namespace) -> None:
 
 def _cmd_results_page(args: argparse.Namespace) -> None:
     from ktnas._io import write_text
-    from ktnas.recipes import RECIPES, get_recipe
     from ktnas.report.results_page import read_table, results_page, transfer_ranks
+    from ktnas.report.spaces import page_specs
 
     transfer = None
     if args.transfer:
@@ -274,7 +274,7 @@ def _cmd_results_page(args: argparse.Namespace) -> None:
 
         results = [SearchResult.load(p) for p in args.transfer]
         transfer = transfer_ranks(results, load_benchmark(results[0].space, args.benchmark))
-    specs = [spec for name in RECIPES if (spec := get_recipe(name).table_spec()) is not None]
+    specs = page_specs()
     tables = [read_table(p, specs) for p in args.tables]
     write_text(args.out, results_page(tables, specs, transfer, args.landscapes or ()))
     log.info("wrote %s", args.out)

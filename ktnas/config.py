@@ -1,7 +1,7 @@
 """Pipeline configuration: schema validation with one clear message, defaults, and the expansion of the
 config into search runs for every space (shared by the Snakefile and the CLI).
 
-This module imports the parameter model, the method registry and the recipe registry, none of which
+This module imports the parameter model and the plan (the method and recipe registries), none of which
 imports pandas or torch, so validating a config is cheap (``tests/test_config.py`` checks it).
 """
 
@@ -18,8 +18,7 @@ import jsonschema
 import yaml
 
 from ktnas.params import Runtime
-from ktnas.recipes import RECIPES, get_recipe
-from ktnas.recipes.base import Run
+from ktnas.plan import Run, plan_runs
 
 SCHEMA_FILE = "config.schema.yaml"
 
@@ -104,7 +103,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(_moved_setting(err) or _message(err))
     cfg = _with_defaults(copy.deepcopy(config), schema())
     runtime_settings(cfg)  # the run-time settings (docs/method.md §7.4) check their own values
-    expand_runs(cfg)  # the recipes and the parameter model check what the schema cannot (M <= K, ...)
+    expand_runs(
+        cfg
+    )  # the plan, the recipes and the parameter model check what the schema cannot (M <= K, ...)
     return cfg
 
 
@@ -126,9 +127,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def expand_runs(config: dict[str, Any]) -> dict[str, dict[str, Run]]:
-    """Every run the config asks for: space -> run name -> :class:`~ktnas.recipes.base.Run` (the
-    ``{space}``/``{run}`` wildcards of the workflow); each space's recipe reads its own section."""
-    return {name: get_recipe(name).runs(config) for name in RECIPES}
+    """Every run the config asks for: space -> run name -> :class:`~ktnas.plan.Run` (the
+    ``{space}``/``{run}`` wildcards of the workflow), as the plan reads each space's section."""
+    return plan_runs(config)
 
 
 def runtime_settings(config: dict[str, Any]) -> Runtime:

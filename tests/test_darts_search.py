@@ -25,12 +25,11 @@ from ktnas.cli import _finished, main
 from ktnas.config import load_config, validate_config
 from ktnas.embedding import build_embedding
 from ktnas.params import Runtime
+from ktnas.plan import group_retrain_params, group_search_params
 from ktnas.recipes import SearchPaths, get_recipe
 from ktnas.recipes.base import task_seed
 from ktnas.recipes.darts import (
     GROUPS,
-    darts_retrain_params,
-    darts_search_params,
     get_group,
     retrain_config,
     retrain_params,
@@ -150,10 +149,10 @@ def test_config_darts_section_validates_and_merges():
         "ktnas",
         "ktnas_centred",
     ]
-    med = darts_search_params(full, "medmnist")
+    med = group_search_params(full, "darts", "medmnist")
     assert (med["population_size"], med["channels"], med["generations"]) == (40, 48, 200)
-    assert darts_retrain_params(full, "cifar", "cifar100")["channels"] == 42
-    assert darts_retrain_params(full, "cifar", "cifar100")["epochs"] == 600
+    assert group_retrain_params(full, "darts", "cifar", "cifar100")["channels"] == 42
+    assert group_retrain_params(full, "darts", "cifar", "cifar100")["epochs"] == 600
     test = load_config(ROOT / "config" / "test.yaml")
     assert set(test["darts"]["groups"]) == {"digits"}  # the smoke run trains on real images
 
@@ -410,7 +409,7 @@ def test_darts_target_is_separate_from_the_default_target(tmp_path):
 def test_full_scale_search_params_match_the_spec_decisions():
     full = load_config(ROOT / "config" / "config.yaml")
     for group in ("cifar", "mnist"):
-        hp = search_params(group, darts_search_params(full, group))
+        hp = search_params(group, group_search_params(full, "darts", group))
         assert (hp.population_size, hp.n_transferred, hp.elite_ratio, hp.saved_generations) == (20, 4, 0.2, 5)
         assert (hp.generations, hp.tournament_size, hp.mutation_prob, hp.channels) == (200, 2, 0.02, 20)
         assert (hp.batch_size, hp.fitness_images, hp.val_batch_size) == (128, 2000, 1000)

@@ -8,15 +8,17 @@ import pandas as pd
 import pytest
 
 from ktnas.benchmarks import get_task, load_benchmark
-from ktnas.recipes import RECIPES, get_recipe
-from ktnas.recipes.nb201 import landscape_table
+from ktnas.plan import space_runs
+from ktnas.recipes import get_recipe
+from ktnas.report.nb201 import landscape_table
 from ktnas.report.results_page import FAILS, HOLDS, read_landscapes, results_page
+from ktnas.report.spaces import page_specs
 from ktnas.report.tables import csv_text
 from ktnas.results import SearchResult, TaskResult
 from ktnas.runner import run_search
 
 TASKS = ["cifar10", "cifar100", "imagenet16"]
-SPECS = [spec for name in RECIPES if (spec := get_recipe(name).table_spec()) is not None]
+SPECS = page_specs()
 
 
 def test_a_task_on_another_landscape_reads_that_column_and_unknown_ones_are_refused() -> None:
@@ -51,7 +53,7 @@ def test_config_runs_the_listed_methods_on_each_landscape_and_checks_the_names()
         "methods": {"rea": {}, "ktnas": {}},
         "landscapes": {"seeds": 2, "fitness": ["valid_acc", "test_acc"], "methods": ["rea", "ktnas"]},
     }
-    runs = recipe.runs({"nb201": section})
+    runs = space_runs(recipe, {"nb201": section})
     land = {n: r for n, r in runs.items() if r.study == "landscapes"}
     assert set(land) == {
         "land-valid_acc-rea",
@@ -64,8 +66,10 @@ def test_config_runs_the_listed_methods_on_each_landscape_and_checks_the_names()
     ].seeds == (0, 1)
     assert "fitness" not in runs["ktnas"].params  # the main runs keep the default landscape
     with pytest.raises(ValueError, match=r"nb201.landscapes.methods: 'mtnas' is not in nb201.methods"):
-        recipe.runs({"nb201": {**section, "landscapes": {**section["landscapes"], "methods": ["mtnas"]}}})
-    moved = recipe.runs({"nb201": {**section, "fitness": "valid_acc_12ep"}})
+        space_runs(
+            recipe, {"nb201": {**section, "landscapes": {**section["landscapes"], "methods": ["mtnas"]}}}
+        )
+    moved = space_runs(recipe, {"nb201": {**section, "fitness": "valid_acc_12ep"}})
     assert moved["rea"].params["fitness"] == "valid_acc_12ep"  # the space's landscape for every run
     with pytest.raises(ValueError, match="fitness 'test_acc' is not a landscape of trans101"):
         get_recipe("trans101").check_params(

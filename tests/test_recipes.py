@@ -1,10 +1,10 @@
-"""A fourth space plugs in as one recipe and one registry entry: the loop, the runner, the CLI and the
-table command serve it unchanged (docs/method.md §3.4)."""
+"""A fourth space plugs in as one recipe and one registry entry (plus its tables and their registry entry):
+the loop, the runner, the CLI and the table command serve it unchanged (docs/method.md §3.4)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,7 +16,9 @@ import pytest
 from ktnas import recipes
 from ktnas.cli import main
 from ktnas.params import BenchmarkParams
-from ktnas.recipes.base import Recipe, Run, SearchPaths, Setup
+from ktnas.recipes.base import Recipe, SearchPaths, Setup
+from ktnas.report.results_page import TableSpec
+from ktnas.report.spaces import TABLES
 from ktnas.results import SearchResult
 from ktnas.search.problem import Problem
 from ktnas.search.reproduction import ProxyREA
@@ -100,9 +102,6 @@ class BitsRecipe(Recipe):
     def task_groups(self) -> dict[str, tuple[str, ...]]:
         return {"all": tuple(self.TARGETS)}
 
-    def runs(self, config: Mapping[str, Any]) -> dict[str, Run]:
-        return {}  # the toy space has no config section; it runs from the CLI and the API only
-
     def setup(self, tasks: Sequence[str], hp: Any, seed: int, paths: SearchPaths) -> Setup:
         return Setup(BitSpace(), [OneMax(t, self.TARGETS[t]) for t in tasks])
 
@@ -115,21 +114,23 @@ class BitsRecipe(Recipe):
 
         return hamming
 
-    def table(
-        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
-    ) -> tuple[pd.DataFrame, str]:
-        rows = [
-            {"method": r.method, "seed": r.seed, "task": t.task, "evaluated": t.extra["evaluated"]}
-            for r in map(SearchResult.load, inputs)
-            for t in r.tasks
-        ]
-        df = pd.DataFrame(rows).groupby(["method", "task"], as_index=False)["evaluated"].mean()
-        return df, df.to_string()
+
+def bits_table(
+    inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    rows = [
+        {"method": r.method, "seed": r.seed, "task": t.task, "evaluated": t.extra["evaluated"]}
+        for r in map(SearchResult.load, inputs)
+        for t in r.tasks
+    ]
+    df = pd.DataFrame(rows).groupby(["method", "task"], as_index=False)["evaluated"].mean()
+    return df, df.to_string()
 
 
 @pytest.fixture
 def bits(monkeypatch):
     monkeypatch.setitem(recipes.RECIPES, "bits", BitsRecipe)
+    monkeypatch.setitem(TABLES, "bits", TableSpec(bits_table))
 
 
 @pytest.mark.parametrize("method", ["single", "ktnas_random", "emtnas", "ktnas"])

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ktnas.cli import main
-from ktnas.recipes.nb201 import evaluations_table
+from ktnas.report.nb201 import evaluations_table
 from ktnas.report.stats import holm, paired_wilcoxon
 from ktnas.report.tables import csv_text, study_references
 from ktnas.results import SearchResult, TaskResult
@@ -322,7 +322,7 @@ def test_trans101_table_tests_avg_rank_and_keeps_the_paper_beside():
     from scipy.stats import wilcoxon
 
     from ktnas.benchmarks import load_benchmark
-    from ktnas.recipes.trans101 import found_frame, trans101_table
+    from ktnas.report.trans101 import found_frame, trans101_table
 
     cells = list(load_benchmark("trans101").table.index)
     tasks = ["class_object", "class_scene", "room_layout"]

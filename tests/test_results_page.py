@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from ktnas.cli import main
-from ktnas.recipes import RECIPES, get_recipe
 from ktnas.report.results_page import (
     FAILS,
     HOLDS,
@@ -15,12 +14,14 @@ from ktnas.report.results_page import (
     ClaimSpec,
     check_claims,
     read_table,
+    results_page,
     transfer_claim,
 )
+from ktnas.report.spaces import page_specs
 from ktnas.report.tables import COLUMNS, csv_text
 
 #: what the recipes tell the page (NAS-Bench-201's Table II and TransNAS-Bench-101's Table III)
-SPECS = [spec for name in RECIPES if (spec := get_recipe(name).table_spec()) is not None]
+SPECS = page_specs()
 
 NAN = float("nan")
 TASKS = {
@@ -162,3 +163,9 @@ def test_a_table_of_no_known_space_and_an_unknown_rule_are_refused(tmp_path):
         read_table(other, [s for s in SPECS if s.headline == "avg_rank"])
     with pytest.raises(ValueError, match="unknown rule 'best'"):
         ClaimSpec("z", "a claim", "best")
+
+
+def test_the_page_says_where_the_concluded_transfer_study_is(tmp_path):
+    path = _csv(tmp_path, "nb201_main.csv", "total", [("ktnas", 100.0, float("nan")), ("rea", 400.0, 0.01)])
+    page = results_page([read_table(path, SPECS)], SPECS)
+    assert "docs/transfer-study.md" in page and "`snakemake transfer_study`" in page

@@ -11,7 +11,7 @@ import yaml
 
 from ktnas._io import KtnasError
 from ktnas.config import expand_runs, validate_config
-from ktnas.recipes.base import Run, reuse_identical
+from ktnas.plan import Run, reuse_identical
 from ktnas.results import reuse_results
 
 ROOT = Path(__file__).resolve().parents[1]

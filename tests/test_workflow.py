@@ -150,3 +150,15 @@ def test_a_study_default_point_reuses_the_main_runs_files(tmp_path):
     assert not (search / "ktnas-r0.2/seed2.json").exists()
     table = (tmp_path / "results/tables/nb201_sensitivity.csv").read_text()
     assert "ktnas-r0.2" in table and "ktnas-r0.5" in table
+
+
+def test_the_transfer_study_is_only_in_its_own_target(tmp_path):
+    """The concluded selector study runs only under `snakemake transfer_study`, beside the main runs."""
+    config = ROOT / "config" / "test.yaml"
+    default = _jobs(_snakemake(tmp_path, config, "-n").stdout)
+    assert not [w for r, w in default if "ktnas_prior" in w or "transfer_study" in w]
+    out = _snakemake(tmp_path, config, "-n", "transfer_study")
+    assert out.returncode == 0, out.stderr + out.stdout
+    study = _jobs(out.stdout)
+    assert ("table", "space=nb201, study=transfer_study") in study
+    assert "run=ktnas_prior" in " ".join(w for r, w in study if r == "search")

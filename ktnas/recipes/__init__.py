@@ -1,7 +1,8 @@
 """Search-space recipes, one module each, found by name (docs/method.md §6, §5).
 
 Adding a space means one recipe module (a :class:`~ktnas.recipes.base.Recipe` subclass) and one line
-here; the runner, the CLI and the report read only the protocol.
+here, plus its tables (:mod:`ktnas.report.spaces`); the plan, the runner and the CLI read only the
+protocol.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""The recipe protocol: what a search space must say so that one runner, one CLI and one report serve it.
+"""The recipe protocol: what a search space must say so that one runner and one CLI search it.
 
 A recipe builds the per-task problems, the reproduction operator, the architecture distance, names its
-hyper-parameter class and its task groups, and builds its results table. Recipes import their heavy
-dependencies (pandas, torch) inside methods, so the registry is cheap to import.
+hyper-parameter class and its task groups, and prices a search job. Which runs a config asks for is the
+plan's business (:mod:`ktnas.plan`); how a space's tables are built and shown is the report's
+(:mod:`ktnas.report.spaces`). Recipes import their heavy dependencies (pandas, torch) inside methods, so
+the registry is cheap to import.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 
     from ktnas.embedding import EmbeddingTable
     from ktnas.methods import Method
-    from ktnas.report.results_page import TableSpec
     from ktnas.search.multitask import Reproduction
     from ktnas.search.problem import Problem
     from ktnas.search.transfer import DistanceFn
@@ -43,28 +44,6 @@ class SearchPaths:
     runtime: Runtime = field(default_factory=Runtime)
 
 
-@dataclass(frozen=True)
-class Run:
-    """One named series of seeded searches: a table row, a figure method or a study variant.
-
-    Its per-seed results are ``results/search/{space}/{name}/seed{N}.json``; ``study`` names the table or
-    figure it belongs to (``main``, ``figures``, ``sensitivity``, ``ablation``; a DARTS task group).
-    """
-
-    space: str
-    name: str
-    method: str
-    params: dict[str, Any]
-    seeds: tuple[int, ...]
-    tasks: tuple[str, ...]
-    study: str = "main"
-    embedding: str = "node2vec"
-    retrain: dict[str, dict[str, Any]] = field(default_factory=dict)  # DARTS: task -> retraining settings
-    #: the earlier run whose searches these are (same method, parameters, tasks and encoding, a superset
-    #: of the seeds): its result files are copied, not searched again (:func:`reuse_identical`)
-    same_as: str | None = None
-
-
 @dataclass
 class Setup:
     """One run's space and problems, plus whatever the recipe keeps for :meth:`Recipe.result_extra`."""
@@ -75,7 +54,7 @@ class Setup:
 
 
 class Recipe(ABC):
-    """One search space as the runner, the CLI and the report see it."""
+    """One search space as the runner, the plan and the CLI see it: its search hooks."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -123,10 +102,6 @@ class Recipe(ABC):
         except ValueError as err:
             raise ValueError(f"config key {key}: {err}") from None
 
-    @abstractmethod
-    def runs(self, config: Mapping[str, Any]) -> dict[str, Run]:
-        """Every run this space's config section asks for, by run name."""
-
     # -- one run -----------------------------------------------------------------------------------------
     @abstractmethod
     def setup(self, tasks: Sequence[str], hp: Any, seed: int, paths: SearchPaths) -> Setup:
@@ -162,9 +137,18 @@ class Recipe(ABC):
         """Datasets to download before a search (``ktnas darts-data``); none for tabular spaces."""
         return []
 
-    def job_size(self, run: Run, n_seeds: int, task: str | None = None) -> dict[str, int]:
-        """CPUs (``threads``), ``mem_mb`` and ``runtime`` (minutes) a search job of ``n_seeds`` seeds of
-        ``run`` asks a cluster for (``task``: a retraining job of that task instead)."""
+    def job_size(
+        self,
+        tasks: Sequence[str],
+        params: Mapping[str, Any],
+        n_seeds: int,
+        task: str | None = None,
+        retrain: Mapping[str, Any] | None = None,
+    ) -> dict[str, int]:
+        """CPUs (``threads``), ``mem_mb`` and ``runtime`` (minutes) a search job of ``n_seeds`` seeds on
+        ``tasks`` with ``params`` asks a cluster for (``task``: a retraining job of that task with the
+        settings ``retrain`` instead). The cost model of a search is the space's; the plan
+        (:func:`ktnas.plan.job_size`) asks it for every job of a run."""
         return {"threads": 1, "mem_mb": 2000, "runtime": max(30, 2 * n_seeds)}
 
     def start(self, setup: Setup) -> None:
@@ -174,17 +158,6 @@ class Recipe(ABC):
     def result_extra(self, setup: Setup, hp: Any, tasks: Sequence[str], paths: SearchPaths) -> dict[str, Any]:
         """Run-level result fields beyond the common ones."""
         return {}
-
-    # -- report ------------------------------------------------------------------------------------------
-    @abstractmethod
-    def table(
-        self, inputs: Sequence[Path], study: str, benchmark: str | Path | None, versus: str | None = None
-    ) -> tuple[pd.DataFrame, str]:
-        """The results table of one study (CSV frame and Markdown) from its result files."""
-
-    def table_spec(self) -> TableSpec | None:
-        """How the results page reads, shows and judges this space's tables (None: not on the page)."""
-        return None
 
 
 class TabularRecipe(Recipe):
@@ -229,73 +202,6 @@ class TabularRecipe(Recipe):
             for t in tasks
         ]
         return Setup(view.space, problems)
-
-    def runs(self, config: Mapping[str, Any]) -> dict[str, Run]:
-        """The methods of the space's section, plus figure runs (T generations, no stop at the optimum),
-        sensitivity and embedding-ablation variants of ``ktnas``."""
-        sec = config.get(self.name) or {}
-        tasks = tuple(sec.get("tasks", ()))
-        emb = config.get("embedding", {}).get("method", "node2vec")
-        methods: dict[str, dict[str, Any]] = sec.get("methods") or {}
-        if sec.get("fitness") is not None:  # the space's landscape, unless a method sets its own
-            methods = {m: {"fitness": sec["fitness"], **hp} for m, hp in methods.items()}
-        runs: dict[str, Run] = {}
-        method_seeds = sec.get("method_seeds") or {}
-        for m, hp in methods.items():
-            self.check_params(f"{self.name}.methods.{m}", m, tasks, hp)
-            seeds = tuple(range(method_seeds.get(m, sec["seeds"])))
-            runs[m] = Run(self.name, m, m, dict(hp), seeds, tasks, embedding=emb)
-        held = sec.get("heldout") or {}
-        if held and held["versus"] not in methods:
-            raise ValueError(
-                f"config key {self.name}.heldout.versus: {held['versus']!r} is not in {self.name}.methods; add it"
-            )
-        for m, hp in methods.items() if held else ():
-            first = held["first_seed"]
-            seeds = tuple(range(first, first + min(method_seeds.get(m, held["seeds"]), held["seeds"])))
-            runs[f"heldout-{m}"] = Run(self.name, f"heldout-{m}", m, dict(hp), seeds, tasks, "heldout", emb)
-        fig = sec.get("figures") or {}
-        for m in fig.get("methods", []):
-            if m not in methods:
-                raise ValueError(
-                    f"config key {self.name}.figures.methods: {m!r} is not in {self.name}.methods; add it there"
-                )
-            hp = dict(methods[m], generations=fig["generations"], stop_at_optimum=False)
-            runs[f"fig-{m}"] = Run(
-                self.name, f"fig-{m}", m, hp, tuple(range(fig["seeds"])), tasks, "figures", emb
-            )
-        sens = sec.get("sensitivity") or {}
-        abl = sec.get("embedding_ablation") or {}
-        base = methods.get("ktnas")
-        if (sens or abl) and base is None:
-            raise ValueError(
-                f"config keys {self.name}.sensitivity / embedding_ablation vary ktnas: "
-                f"add ktnas to {self.name}.methods"
-            )
-        for key, short in (("elite_ratio", "r"), ("saved_generations", "m"), ("n_transferred", "M")):
-            for v in sens.get(key, []):
-                name = f"ktnas-{short}{v}"
-                hp = dict(base or {}, **{key: v})
-                self.check_params(f"{self.name}.sensitivity.{key}", "ktnas", tasks, hp)
-                seeds = tuple(range(sens["seeds"]))
-                runs[name] = Run(self.name, name, "ktnas", hp, seeds, tasks, "sensitivity", emb)
-        for enc in abl.get("methods", []):
-            name = f"ktnas-emb-{enc}"
-            seeds = tuple(range(abl["seeds"]))
-            runs[name] = Run(self.name, name, "ktnas", dict(base or {}), seeds, tasks, "ablation", enc)
-        land = sec.get("landscapes") or {}
-        for fitness in land.get("fitness", []):  # the main comparison on other fitness columns (reporting)
-            for m in land.get("methods", []):
-                if m not in methods:
-                    raise ValueError(
-                        f"config key {self.name}.landscapes.methods: {m!r} is not in {self.name}.methods; add it"
-                    )
-                name = f"land-{fitness}-{m}"
-                hp = dict(methods[m], fitness=fitness)
-                self.check_params(f"{self.name}.landscapes", m, tasks, hp)
-                seeds = tuple(range(land["seeds"]))
-                runs[name] = Run(self.name, name, m, hp, seeds, tasks, "landscapes", emb)
-        return reuse_identical(runs, lambda r: asdict(self.params(r.tasks, r.params)))
 
     @abstractmethod
     def build_benchmark(self, source: str) -> pd.DataFrame | None:
@@ -357,31 +263,6 @@ def searchable_space(space_name: str, bench: Any) -> SearchSpace:
 
         return RestrictedSpace(space, sorted(bench.table.index))
     return space
-
-
-def reuse_identical(runs: Mapping[str, Run], resolve: Callable[[Run], dict[str, Any]]) -> dict[str, Run]:
-    """``runs`` with each run whose searches an earlier run already makes (same method, tasks, encoding and
-    parameters as ``resolve`` completes them with defaults, on a superset of its seeds, no retraining)
-    pointed at that run (:attr:`Run.same_as`). A search's result file depends on nothing else, so the
-    copied files are the ones it would write."""
-    resolved = {name: resolve(run) for name, run in runs.items()}
-    out: dict[str, Run] = {}
-    for name, run in runs.items():
-        twin = next(
-            (
-                r
-                for r in out.values()
-                if r.same_as is None
-                and not r.retrain
-                and not run.retrain
-                and (r.method, r.tasks, r.embedding) == (run.method, run.tasks, run.embedding)
-                and resolved[r.name] == resolved[name]
-                and set(run.seeds) <= set(r.seeds)
-            ),
-            None,
-        )
-        out[name] = replace(run, same_as=twin.name) if twin is not None else run
-    return out
 
 
 def task_seed(seed: int, index: int) -> int:

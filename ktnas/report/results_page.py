@@ -1,9 +1,10 @@
 """The "Results against the paper" page (``docs/results.md``), generated from the pipeline's table CSVs.
 
-The page is generic: each space's recipe supplies a :class:`TableSpec` (how its tables read, how they
-render beside the paper, and which of the paper's claims they decide), and the page shows every table
-passed beside the paper's numbers and decides each claim by a rule computed from the tables' numbers,
-never by a hand-written verdict. The recipes of NAS-Bench-201 and TransNAS-Bench-101 supply these claims:
+The page is generic: each space's table module (:mod:`ktnas.report.spaces`) supplies a :class:`TableSpec`
+(how its tables are built, how they read and render beside the paper, and which of the paper's claims
+they decide), and the page shows every table passed beside the paper's numbers and decides each claim by
+a rule computed from the tables' numbers, never by a hand-written verdict. The table modules of
+NAS-Bench-201 and TransNAS-Bench-101 supply these claims:
 
 (a) KTNAS needs the fewest evaluations on NAS-Bench-201 (total): holds iff no other row has a
     significantly lower total;
@@ -35,6 +36,12 @@ from ktnas.report.stats import ALPHA, format_p, paired_wilcoxon
 from ktnas.report.tables import REFERENCE
 
 HOLDS, FAILS, UNTESTED = "holds", "does not hold", "not tested"
+#: where the concluded transfer-selector study's numbers are (it is not rerun by the default pipeline)
+TRANSFER_STUDY_NOTE = (
+    "The transfer-selector study that chose `ktnas_centred` is concluded: its published numbers are in "
+    "docs/transfer-study.md, and `snakemake transfer_study` rebuilds its tables "
+    "(`results/tables/nb201_transfer_study*.csv`)."
+)
 #: the rules a claim can be decided by (:class:`ClaimSpec`)
 FEWEST, BEATS, TRANSFER = "fewest", "beats", "transfer"
 
@@ -65,15 +72,24 @@ class ClaimSpec:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """What one space's recipe tells the page about its results tables."""
+    """How one space's tables are built, shown and judged (one per space: :mod:`ktnas.report.spaces`)."""
 
-    #: the aggregate row that identifies the space's tables and decides its claims ("total", "avg_rank")
-    headline: str
+    #: (per-seed result files, study, benchmark table or None, versus or None) -> (CSV frame, Markdown):
+    #: what ``ktnas table`` runs
+    build: Callable[[Sequence[Path], str, str | Path | None, str | None], tuple[pd.DataFrame, str]]
+    #: the aggregate row that identifies the space's tables and decides its claims ("total", "avg_rank");
+    #: "" keeps the space's tables off the results page
+    headline: str = ""
     #: decimals of the headline in the claims' detail lines
-    digits: int
+    digits: int = 1
     #: (table read back, its study) -> Markdown, with the paper's numbers beside ours where it has them
-    markdown: Callable[[pd.DataFrame, str], str]
+    markdown: Callable[[pd.DataFrame, str], str] | None = None
     claims: tuple[ClaimSpec, ...] = ()
+
+    @property
+    def on_page(self) -> bool:
+        """Whether the results page shows and judges the space's tables."""
+        return bool(self.headline) and self.markdown is not None
 
 
 @dataclass(frozen=True)
@@ -358,6 +374,8 @@ def results_page(
         + "; do not edit by hand. The pipeline writes it to `results/docs/results.md`; `snakemake publish` "
         "rebuilds it and copies it here. Each verdict is a rule computed from the tables' numbers.",
         "",
+        TRANSFER_STUDY_NOTE,
+        "",
         "## The paper's claims in this harness",
         "",
         "| claim | verdict |",
@@ -371,5 +389,7 @@ def results_page(
         lines += landscape_section(read_landscapes(path, specs), specs)
     by_headline = {s.headline: (i, s) for i, s in enumerate(specs)}
     for t in sorted(tables, key=lambda t: (t.study != "main", by_headline[t.headline][0])):
-        lines.append(_demote(by_headline[t.headline][1].markdown(t.frame, t.study)))
+        markdown = by_headline[t.headline][1].markdown
+        assert markdown is not None  # a table is read only by a spec on the page
+        lines.append(_demote(markdown(t.frame, t.study)))
     return "\n".join(lines)

@@ -32,7 +32,16 @@ COLUMNS = ["task", "mean", "std", "n_seeds", "median", "p_vs_ktnas", "p_raw", "r
 #: the row every method of a main table is compared with
 REFERENCE = "ktnas"
 
-#: sensitivity runs ``ktnas-<letter><value>`` (named by the recipes' ``runs``) -> the parameter varied
+#: studies whose table has one row per method, each tested against ``versus`` (Table II / III style), and
+#: how a title names each besides the main table (before its seed range)
+METHOD_STUDIES = {
+    "main": "",
+    "heldout": "held-out seeds",
+    "transfer_study": "transfer-selector study, seeds",
+    "transfer_study_heldout": "transfer-selector study, held-out seeds",
+}
+
+#: sensitivity runs ``ktnas-<letter><value>`` (named by the plan, :mod:`ktnas.plan`) -> the parameter varied
 STUDY_PARAMS = {"r": "elite_ratio", "m": "saved_generations", "M": "n_transferred"}
 _SENSITIVITY = re.compile(r"^ktnas-(?P<letter>[rmM])(?P<value>[0-9.]+)$")
 _ABLATION = re.compile(r"^ktnas-emb-(?P<encoding>.+)$")

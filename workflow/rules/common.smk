@@ -8,6 +8,14 @@ from ktnas import __version__
 from ktnas.config import embedding_settings, expand_runs, validate_config
 from ktnas.embedding import ENCODERS
 from ktnas.methods import get_method
+from ktnas.plan import (
+    METHOD_STUDIES,
+    OPT_IN_STUDIES,
+    job_size,
+    study_versus,
+    table_runs,
+)
+from ktnas.plan import studies as planned_studies
 from ktnas.recipes import RECIPES, get_recipe
 
 # one clear message naming the bad key and the allowed values, before any job starts
@@ -83,7 +91,8 @@ def copy_reused(wc, manifest_path, log_path):
 
 
 def runs_of(space, study):
-    return [r for r in RUNS[space].values() if r.study == study]
+    """The runs a study's table or figure reads (a study that extends another reads its runs too)."""
+    return table_runs(RUNS[space], study)
 
 
 def search_manifests(space, study):
@@ -101,11 +110,11 @@ def search_files(space, study):
 def search_size(wc):
     """Cluster request of a search job, from its space's recipe (DARTS: sized by the configured networks)."""
     n = int(wc.last) - int(wc.first) + 1
-    return get_recipe(wc.space).job_size(run_of(wc), n)
+    return job_size(run_of(wc), n)
 
 
 def retrain_size(wc):
-    return get_recipe(wc.space).job_size(run_of(wc), 1, wc.task)
+    return job_size(run_of(wc), 1, wc.task)
 
 
 def search_threads(wc):
@@ -158,7 +167,19 @@ def retrain_files(space, study):
 
 
 def studies(space):
-    return list(dict.fromkeys(r.study for r in RUNS[space].values()))
+    """The studies of a space that its default target (or own target) builds."""
+    return planned_studies(RUNS[space])
+
+
+def transfer_study_outputs():
+    """The tables of the concluded transfer-selector study (docs/transfer-study.md), built only by
+    `snakemake transfer_study`."""
+    return [
+        f"results/tables/{space}_{s}.csv"
+        for space in RUNS
+        for s in planned_studies(RUNS[space], opt_in=True)
+        if s in OPT_IN_STUDIES
+    ]
 
 
 def retrained(wc):
@@ -301,7 +322,7 @@ def reference_files(wc):
     """A study table's fallback reference: the main ktnas run (a row only where a default variant is
     absent; `ktnas table` drops it otherwise)."""
     if (
-        wc.study in ("main", "figures", "heldout", "landscapes")
+        wc.study in (*METHOD_STUDIES, "figures", "landscapes")
         or wc.space not in TABULAR
         or "ktnas" not in RUNS[wc.space]
     ):
@@ -311,13 +332,9 @@ def reference_files(wc):
 
 
 def versus_flag(wc):
-    """A study section with a ``versus`` method (the held-out study) tests every row against it."""
-    section = (config.get(wc.space) or {}).get(wc.study)
-    return (
-        f"--versus {section['versus']}"
-        if isinstance(section, dict) and "versus" in section
-        else ""
-    )
+    """The held-out tables test every row against the held-out section's ``versus`` method."""
+    versus = study_versus(config, wc.space, wc.study)
+    return f"--versus {versus}" if versus else ""
 
 
 def multitask_runs(space):

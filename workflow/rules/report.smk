@@ -9,6 +9,7 @@ localrules:
     figure,
     results_page,
     publish,
+    transfer_study,
 
 
 rule table:
@@ -109,3 +110,11 @@ rule publish:
         page=PUBLISHED_PAGE,
     shell:
         "cp {input} {params.page} 2> {log}"
+
+
+rule transfer_study:
+    # `snakemake transfer_study`: the concluded transfer-selector study (docs/transfer-study.md), never
+    # part of the default target: the selectors of nb201.transfer_study beside every main method on
+    # the development seeds, and beside every held-out run (versus nb201.heldout.versus) on the held-out seeds
+    input:
+        transfer_study_outputs(),
