@@ -129,7 +129,7 @@ def _dry_run_argv(argv: tuple[str, ...], workdir: Path) -> list[str]:
         out.append(word)
     if "--configfile" not in out:
         out += ["--configfile", str(ROOT / "config" / "config.yaml")]
-    return ["-s", str(ROOT / "Snakefile"), "-d", str(workdir), "-n", "--quiet", "rules", *out]
+    return ["-s", str(ROOT / "Snakefile"), "-d", str(workdir), "-n", *out]
 
 
 @pytest.mark.workflow
