@@ -380,13 +380,16 @@ class _Command(argparse.ArgumentParser):
         return self
 
     def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
-        return super(_Command, self.complete()).parse_known_args(*args, **kwargs)
+        self.complete()
+        return super().parse_known_args(*args, **kwargs)
 
     def format_usage(self) -> str:
-        return super(_Command, self.complete()).format_usage()
+        self.complete()
+        return super().format_usage()
 
     def format_help(self) -> str:
-        return super(_Command, self.complete()).format_help()
+        self.complete()
+        return super().format_help()
 
 
 def _one_of(names: Sequence[str]) -> str:
