@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ktnas import __version__
 from ktnas._io import KtnasError, write_json
@@ -69,12 +70,11 @@ def _cmd_proxies(args: argparse.Namespace) -> None:
         log.info("merged %d chunk(s) into %s", len(args.inputs), args.out)
         return
     from ktnas.proxies import compute_proxies
-    from ktnas.proxies.table import check_dataset
+    from ktnas.proxies.table import DATASET_NAMES
     from ktnas.spaces import get_space
 
     if args.dataset is None:
-        raise ValueError("proxies compute needs --dataset (cifar10, cifar100 or imagenet16)")
-    check_dataset(args.dataset)
+        raise ValueError(f"proxies compute needs --dataset, one of {', '.join(DATASET_NAMES)}")
     names = canonical_proxies(args.proxies.split(","))
     archs = chunk_archs(get_space("nb201").all_archs(), args.chunk, args.n_chunks)
     if args.limit is not None:
@@ -280,16 +280,160 @@ def _cmd_results_page(args: argparse.Namespace) -> None:
     log.info("wrote %s", args.out)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ktnas", description=__doc__)
-    p.add_argument("--version", action="version", version=f"ktnas {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
-    sub = p.add_subparsers(dest="command", required=True)
+LIST_SECTIONS = ("spaces", "methods", "tasks", "encoders")
 
-    b = sub.add_parser(
-        "benchmark", help="build a benchmark table (Parquet) from public data or official files"
+
+def registry(section: str) -> dict[str, Any]:
+    """One section of `ktnas list`, read from its registry: name -> what there is to know about it."""
+    from ktnas.recipes import RECIPES
+
+    if section == "spaces":
+        return {n: {"description": r.description, "tabular": r.tabular} for n, r in RECIPES.items()}
+    if section == "methods":
+        from ktnas.methods import METHODS
+
+        return {
+            n: {
+                "description": m.description,
+                "multitask": m.multitask,
+                "spaces": [s for s, r in RECIPES.items() if m.runs_on(r)],
+            }
+            for n, m in METHODS.items()
+        }
+    if section == "tasks":
+        return {n: {g: list(ts) for g, ts in r().task_groups().items()} for n, r in RECIPES.items()}
+    if section == "encoders":
+        from ktnas.embedding import ENCODERS, EmbeddingConfig
+
+        return {
+            n: {"description": e.description, "default": n == EmbeddingConfig.method}
+            for n, e in ENCODERS.items()
+        }
+    raise ValueError(f"unknown section {section!r}; choose one of {', '.join(LIST_SECTIONS)}")
+
+
+def _rows(rows: Sequence[tuple[str, str]], indent: str = "  ") -> list[str]:
+    width = max(len(name) for name, _ in rows)
+    return [f"{indent}{name:<{width}}  {text}".rstrip() for name, text in rows]
+
+
+def _list_text(section: str, entries: dict[str, Any]) -> list[str]:
+    if section == "spaces":
+        lines = ["spaces (ktnas search --space; a tabular space has a benchmark table that counts queries)"]
+        tag = {True: " [tabular]", False: ""}
+        return lines + _rows([(n, e["description"] + tag[e["tabular"]]) for n, e in entries.items()])
+    if section == "methods":
+        lines = ["methods (ktnas search --method; config: <space>.methods)"]
+        kinds: dict[tuple[bool, tuple[str, ...]], list[str]] = {}
+        for n, e in entries.items():
+            kinds.setdefault((e["multitask"], tuple(e["spaces"])), []).append(n)
+        for (multitask, spaces), names in kinds.items():
+            kind = "multi-task loop (Algorithm 4)" if multitask else "single-task searches, once per task"
+            lines.append(f"  {kind}, on {', '.join(spaces) or 'no registered space'}:")
+            lines += _rows([(n, entries[n]["description"]) for n in names], "    ")
+        return lines
+    if section == "tasks":
+        lines = ["tasks (ktnas search --tasks, comma-separated; a space with task groups searches one group)"]
+        flat = {s: groups[s] for s, groups in entries.items() if list(groups) == [s]}
+        lines += _rows([(s, ", ".join(ts)) for s, ts in flat.items()])
+        for space, groups in entries.items():
+            if space not in flat:
+                lines.append(f"  {space}, by task group:")
+                lines += _rows([(g, ", ".join(ts)) for g, ts in groups.items()], "    ")
+        return lines
+    lines = ["encoders (ktnas embed --method; config: embedding.method)"]
+    return lines + _rows(
+        [(n, e["description"] + (" (default)" if e["default"] else "")) for n, e in entries.items()]
     )
-    b.add_argument("--space", required=True, choices=["nb201", "trans101"], help="a tabular space")
+
+
+def _cmd_list(args: argparse.Namespace) -> None:
+    sections = [args.what] if args.what else list(LIST_SECTIONS)
+    listing = {s: registry(s) for s in sections}
+    if args.format == "json":
+        print(json.dumps(listing, indent=1))
+        return
+    print("\n\n".join("\n".join(_list_text(s, entries)) for s, entries in listing.items()))
+
+
+# -- the parser ------------------------------------------------------------------------------------------
+# Options that take a registered name read it from its registry (ktnas.recipes.RECIPES, ktnas.methods.METHODS,
+# each recipe's task groups, ktnas.embedding.ENCODERS, ...), so a new entry shows up in `--help` and in the
+# error argparse gives for a bad name. A command's options are added only when that command is parsed or
+# its help is printed: a job imports the registries its own command needs, not every command's.
+
+
+class _Command(argparse.ArgumentParser):
+    """A sub-command whose options are added on first use by ``options(parser)``."""
+
+    def __init__(
+        self, *args: Any, options: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._options = options
+
+    def complete(self) -> _Command:
+        """Add the command's options now (idempotent)."""
+        if self._options is not None:
+            options, self._options = self._options, None
+            options(self)
+        return self
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        self.complete()
+        return super().parse_known_args(*args, **kwargs)
+
+    def format_usage(self) -> str:
+        self.complete()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.complete()
+        return super().format_help()
+
+
+def _one_of(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def _spaces(tabular: bool = False) -> list[str]:
+    """Registered spaces; only those with a tabular benchmark if ``tabular``."""
+    from ktnas.recipes import RECIPES
+
+    return [name for name, recipe in RECIPES.items() if recipe.tabular or not tabular]
+
+
+def _space_option(p: argparse.ArgumentParser, tabular: bool = False, help: str = "search space") -> None:
+    names = _spaces(tabular)
+    p.add_argument("--space", required=True, choices=names, metavar="SPACE", help=f"{help}: {_one_of(names)}")
+
+
+def _tasks_help() -> str:
+    """Each space's tasks; a space with several task groups searches one group's tasks together."""
+    from ktnas.recipes import RECIPES
+
+    parts = []
+    for name, recipe in RECIPES.items():
+        groups = recipe().task_groups()
+        if len(groups) == 1:
+            (tasks,) = groups.values()
+            parts.append(f"{name}: {_one_of(tasks)}")
+        else:
+            listed = "; ".join(f"{g}: {_one_of(tasks)}" for g, tasks in groups.items())
+            parts.append(f"{name}: the tasks of one group, in order ({listed})")
+    return " | ".join(parts)
+
+
+def _datasets() -> list[str]:
+    """Datasets that the searches of any space download (``ktnas darts-data``)."""
+    from ktnas.recipes import RECIPES
+
+    recipes = [r() for r in RECIPES.values()]
+    return list(dict.fromkeys(d for r in recipes for d in r.datasets(r.tasks())))
+
+
+def _benchmark_options(b: argparse.ArgumentParser) -> None:
+    _space_option(b, tabular=True, help="a space with a tabular benchmark")
     b.add_argument(
         "--source",
         default="bundled",
@@ -299,26 +443,47 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, required=True)
     b.set_defaults(func=_cmd_benchmark)
 
-    e = sub.add_parser("embed", help="embed every architecture of a space (Parquet)")
-    e.add_argument("--space", required=True)
+
+def _embed_options(e: argparse.ArgumentParser) -> None:
+    from ktnas.embedding import ENCODERS, EmbeddingConfig
+
+    _space_option(e)
+    default = EmbeddingConfig.method
     e.add_argument(
-        "--method", default="node2vec", help="node2vec, onehot, path, arch2vec or cate (docs/method.md §4.3)"
+        "--method",
+        default=default,
+        choices=list(ENCODERS),
+        metavar="ENCODER",
+        help=f"architecture encoder (docs/method.md §4.3): {_one_of(list(ENCODERS))} (default {default})",
     )
-    e.add_argument("--dim", type=int, default=256)
+    e.add_argument("--dim", type=int, default=EmbeddingConfig.dim)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument(
         "--corpus-size",
         type=int,
         default=None,
-        help="node2vec corpus architectures; arch2vec/cate pre-training sample in DARTS (default 2000)",
+        help="node2vec corpus architectures; arch2vec/cate pre-training sample in DARTS "
+        f"(default {EmbeddingConfig.corpus_size})",
     )
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(func=_cmd_embed)
 
-    z = sub.add_parser("proxies", help="zero-cost proxies of NB201 cells (compute a chunk, or merge chunks)")
+
+def _proxies_options(z: argparse.ArgumentParser) -> None:
+    from ktnas.proxies.table import ALIASES, DATASET_NAMES, PROXIES
+
     z.add_argument("action", choices=["compute", "merge"])
-    z.add_argument("--dataset", default=None)
-    z.add_argument("--proxies", default="synflow", help="comma-separated proxy names")
+    z.add_argument(
+        "--dataset",
+        default=None,
+        choices=DATASET_NAMES,
+        metavar="DATASET",
+        help=f"NB201 dataset (compute): {_one_of(DATASET_NAMES)}",
+    )
+    aliases = ", ".join(f"{a} = {p}" for a, p in ALIASES.items())
+    z.add_argument(
+        "--proxies", default="synflow", help=f"comma-separated proxy names: {_one_of(PROXIES)} ({aliases})"
+    )
     z.add_argument("--chunk", type=int, default=0)
     z.add_argument("--n-chunks", type=int, default=1)
     z.add_argument("--limit", type=int, default=None, help="only the first N cells of the chunk (tests)")
@@ -328,14 +493,23 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--out", type=Path, required=True)
     z.set_defaults(func=_cmd_proxies)
 
-    s = sub.add_parser("search", help="one seeded search of one method on the tasks of a space")
-    s.add_argument("--space", required=True, help="nb201, trans101 or darts")
-    s.add_argument("--method", required=True, help="a method of ktnas.methods.METHODS, e.g. ktnas")
+
+def _search_options(s: argparse.ArgumentParser) -> None:
+    from ktnas.methods import METHODS
+
+    _space_option(s)
+    s.add_argument(
+        "--method",
+        required=True,
+        choices=list(METHODS),
+        metavar="METHOD",
+        help=f"search method (`ktnas list methods` says which spaces each runs on): {_one_of(list(METHODS))}",
+    )
     s.add_argument("--seed", type=int, default=None, help="one seed")
     s.add_argument(
         "--seeds", default=None, help="several seeds in one process, e.g. 0-24 (with {seed} in --out)"
     )
-    s.add_argument("--tasks", required=True, help="comma-separated task names (DARTS: a task group's tasks)")
+    s.add_argument("--tasks", required=True, help=f"comma-separated tasks of the space: {_tasks_help()}")
     s.add_argument("--params", default="{}", help="JSON object of search hyper-parameters")
     s.add_argument("--benchmark", type=Path, default=None, help="benchmark table (default: bundled)")
     s.add_argument("--embedding", type=Path, default=None, help="embedding table (needed by transfer rank)")
@@ -346,15 +520,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--manifest", type=Path, default=None, help="also write the list of result files here")
     s.set_defaults(func=_cmd_search)
 
-    g = sub.add_parser("darts-data", help="download one DARTS-space dataset and describe its splits")
-    g.add_argument("--task", required=True, help="dataset, e.g. cifar10, mnist, pathmnist, digits, synthetic")
+
+def _darts_data_options(g: argparse.ArgumentParser) -> None:
+    names = _datasets()
+    g.add_argument("--task", required=True, choices=names, metavar="TASK", help=f"dataset: {_one_of(names)}")
     g.add_argument("--data-root", type=Path, default=Path(Runtime.data_root), help="dataset folder")
     g.add_argument("--out", type=Path, required=True, help="JSON description of the splits")
     g.set_defaults(func=_cmd_darts_data)
 
-    r = sub.add_parser("darts-retrain", help="retrain a found DARTS genotype from scratch and test it")
+
+def _darts_retrain_options(r: argparse.ArgumentParser) -> None:
+    names = _datasets()
     r.add_argument("--search", type=Path, required=True, help="result JSON of `ktnas search --space darts`")
-    r.add_argument("--task", required=True)
+    r.add_argument("--task", required=True, choices=names, metavar="TASK", help=f"task: {_one_of(names)}")
     r.add_argument("--params", default="{}", help="JSON object of retraining settings (RetrainConfig)")
     _add_runtime(r)
     r.add_argument(
@@ -363,8 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True)
     r.set_defaults(func=_cmd_darts_retrain)
 
-    a = sub.add_parser("table", help="a results table (CSV + Markdown) from per-seed result files")
-    a.add_argument("--space", required=True, help="nb201, trans101 or darts")
+
+def _table_options(a: argparse.ArgumentParser) -> None:
+    from ktnas.methods import METHODS
+
+    _space_option(a)
     a.add_argument("--study", default="main", help="main, sensitivity, ablation; DARTS: the task group")
     a.add_argument(
         "--inputs",
@@ -377,27 +558,42 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out-csv", type=Path, required=True)
     a.add_argument("--out-md", type=Path, required=True)
     a.add_argument("--benchmark", type=Path, default=None)
-    a.add_argument("--versus", default=None, help="the method every row is tested against (default ktnas)")
+    a.add_argument(
+        "--versus",
+        default=None,
+        choices=list(METHODS),
+        metavar="METHOD",
+        help=f"the method every row is tested against (default ktnas): {_one_of(list(METHODS))}",
+    )
     a.set_defaults(func=_cmd_table)
 
-    t = sub.add_parser("diagnostics", help="transfer diagnostics (table + figure) of multi-task runs")
+
+def _diagnostics_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--inputs", nargs="+", type=Path, required=True, help="search result files")
     t.add_argument("--out-csv", type=Path, required=True)
     t.add_argument("--out-md", type=Path, required=True)
     t.add_argument("--out-png", type=Path, required=True)
     t.set_defaults(func=_cmd_diagnostics)
 
-    f = sub.add_parser("figure", help="a figure (PNG) from search results and a benchmark table")
-    f.add_argument("--kind", required=True, choices=["convergence", "transfer_rank", "kendall"])
-    f.add_argument("--space", required=True, help="a tabular space: nb201 or trans101")
+
+def _figure_options(f: argparse.ArgumentParser) -> None:
+    from ktnas.report.figures import FIGURES
+
+    f.add_argument(
+        "--kind",
+        required=True,
+        choices=list(FIGURES),
+        metavar="KIND",
+        help=f"figure: {_one_of(list(FIGURES))}",
+    )
+    _space_option(f, tabular=True, help="a space with a tabular benchmark")
     f.add_argument("--inputs", nargs="*", type=Path, default=[])
     f.add_argument("--benchmark", type=Path, default=None)
     f.add_argument("--out", type=Path, required=True)
     f.set_defaults(func=_cmd_figure)
 
-    w = sub.add_parser(
-        "results-page", help="the 'Results against the paper' page (Markdown) from the tables' CSV files"
-    )
+
+def _results_page_options(w: argparse.ArgumentParser) -> None:
     w.add_argument(
         "--tables",
         nargs="+",
@@ -424,11 +620,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--out", type=Path, required=True, help="e.g. docs/results.md")
     w.set_defaults(func=_cmd_results_page)
+
+
+def _list_options(n: argparse.ArgumentParser) -> None:
+    n.add_argument(
+        "what", nargs="?", choices=LIST_SECTIONS, help=f"one section: {_one_of(LIST_SECTIONS)} (default: all)"
+    )
+    n.add_argument("--format", choices=["text", "json"], default="text")
+    n.set_defaults(func=_cmd_list)
+
+
+#: name -> (one-line help, options); the order of `ktnas --help`
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "list": ("list the registered spaces, methods, tasks and encoders", _list_options),
+    "benchmark": ("build a benchmark table (Parquet) from public data or official files", _benchmark_options),
+    "embed": ("embed every architecture of a space (Parquet)", _embed_options),
+    "proxies": ("zero-cost proxies of NB201 cells (compute a chunk, or merge chunks)", _proxies_options),
+    "search": ("one seeded search of one method on the tasks of a space", _search_options),
+    "darts-data": ("download one DARTS-space dataset and describe its splits", _darts_data_options),
+    "darts-retrain": ("retrain a found DARTS genotype from scratch and test it", _darts_retrain_options),
+    "table": ("a results table (CSV + Markdown) from per-seed result files", _table_options),
+    "diagnostics": ("transfer diagnostics (table + figure) of multi-task runs", _diagnostics_options),
+    "figure": ("a figure (PNG) from search results and a benchmark table", _figure_options),
+    "results-page": (
+        "the 'Results against the paper' page (Markdown) from the tables' CSV files",
+        _results_page_options,
+    ),
+}
+
+
+def build_parser(complete: bool = False) -> argparse.ArgumentParser:
+    """The ``ktnas`` parser; each command's options are added when it is used, or all at once if
+    ``complete`` (for tools that read every option)."""
+    p = argparse.ArgumentParser(prog="ktnas", description=__doc__)
+    p.add_argument("--version", action="version", version=f"ktnas {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Command)
+    for name, (help, options) in COMMANDS.items():
+        command = sub.add_parser(name, help=help, description=help, options=options)
+        if complete:
+            command.complete()
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error that argparse has printed
+        return int(done.code or 0)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -442,7 +681,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"ktnas {args.command}: error: {err}", file=sys.stderr)
         return 2
-    log.info("%s", _usage(args.command))
+    if args.command != "list":  # a query, not a pipeline stage
+        log.info("%s", _usage(args.command))
     return 0
 
 

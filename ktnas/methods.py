@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ktnas.evaluator import BenchmarkProblem
+    from ktnas.recipes.base import Recipe
     from ktnas.spaces.base import SearchSpace
 
 
@@ -58,6 +59,11 @@ class Method:
     @property
     def multitask(self) -> bool:
         return self.policy is not None
+
+    def runs_on(self, recipe: Recipe | type[Recipe]) -> bool:
+        """Whether this method can search ``recipe``'s space: a single-task search needs a benchmark that
+        counts queries (a tabular space); the multi-task loop runs on every space."""
+        return self.multitask or recipe.tabular
 
     @property
     def needs_distance(self) -> bool:

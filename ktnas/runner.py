@@ -19,7 +19,7 @@ import numpy as np
 from ktnas import __version__
 from ktnas._io import git_sha
 from ktnas.baselines.base import TaskContext
-from ktnas.methods import Method, get_method
+from ktnas.methods import METHODS, Method, get_method
 from ktnas.recipes import get_recipe
 from ktnas.recipes.base import Recipe, SearchPaths, Setup
 from ktnas.results import SearchResult, TaskResult
@@ -46,10 +46,11 @@ def run_search(
     paths = paths or SearchPaths()
     recipe = get_recipe(space)
     m = get_method(method)
-    if not m.multitask and not recipe.tabular:
+    if not m.runs_on(recipe):
+        usable = ", ".join(n for n, other in METHODS.items() if other.runs_on(recipe))
         raise ValueError(
             f"method {method!r} is a single-task benchmark search; space {space} has no counted benchmark "
-            "(use a multi-task method: single, emtnas, mtnas, ktnas_random, ktnas)"
+            f"(use one of: {usable})"
         )
     tasks = list(tasks)
     recipe.check_tasks(tasks)

@@ -381,7 +381,7 @@ def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     bindir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
     cmd = [str(bindir / "snakemake"), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
-           str(ROOT / "config" / "test.yaml"), "--replace-workflow-config", "--cores", "2", "-n", *args]  # fmt: skip
+           str(ROOT / "config" / "test.yaml"), "--cores", "2", "-n", *args]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
 
 

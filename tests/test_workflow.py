@@ -29,7 +29,6 @@ def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedP
         str(workdir),
         "--configfile",
         str(config),
-        "--replace-workflow-config",
         "--cores",
         "2",
         *args,
@@ -51,12 +50,20 @@ def _jobs(dry_run_output: str) -> list[tuple[str, str]]:
 
 
 def test_dry_run_of_test_config_lists_every_stage(tmp_path):
+    # config/config.yaml where the Snakefile's `configfile:` would find it: `--configfile` must replace it,
+    # not be merged into it (no --replace-workflow-config needed)
+    shutil.copytree(ROOT / "config", tmp_path / "config")
     out = _snakemake(tmp_path, ROOT / "config" / "test.yaml", "-n")
     assert out.returncode == 0, out.stderr + out.stdout
     rules = {r for r, _ in _jobs(out.stdout)}
     assert {"benchmark", "embed", "search", "table", "figure"} <= rules
     searched = {w.split(",")[0] for r, w in _jobs(out.stdout) if r == "search"}
     assert searched == {"space=nb201", "space=trans101"}
+    test, default = (yaml.safe_load((ROOT / "config" / f).read_text()) for f in ("test.yaml", "config.yaml"))
+    for space in ("nb201", "trans101"):
+        runs = {w.split(", ")[1][4:] for r, w in _jobs(out.stdout) if w.startswith(f"space={space}, run=")}
+        assert set(test[space]["methods"]) <= runs
+        assert not runs & (set(default[space]["methods"]) - set(test[space]["methods"])), space
 
 
 def test_bad_config_fails_before_any_job(tmp_path):

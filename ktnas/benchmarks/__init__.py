@@ -109,7 +109,7 @@ def _load_cached(space: str, path: str) -> Benchmark:
 
 def load_benchmark(space: str, path: str | Path | None = None) -> Benchmark:
     """Load a benchmark table once per process: the bundled one, or ``path`` (e.g. built from the
-    official benchmark file with ``ktnas benchmark --official ...``)."""
+    official benchmark file with ``ktnas benchmark --space SPACE --source FILE``)."""
     _import_space_tasks(space)
     if path is None:
         if space not in BUNDLED:

@@ -34,6 +34,8 @@ class Encoder(ABC):
     """A fitted architecture encoder of one search space."""
 
     name: ClassVar[str]
+    #: one line for `ktnas list encoders`
+    description: ClassVar[str]
     #: normalise each cell's block before concatenating (False: one global normalisation)
     per_cell: ClassVar[bool] = True
 

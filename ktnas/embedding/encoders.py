@@ -91,6 +91,7 @@ class OneHotEncoder(TokenEncoder):
     """
 
     name = "onehot"
+    description = "exact token counts, the distance oracle"
     per_cell = False
 
     @classmethod
@@ -134,6 +135,7 @@ class Node2VecEncoder(TokenEncoder):
     """node2vec token table (docs/method.md §4.3): ``node2vec`` package walks + gensim skip-gram, 1 worker."""
 
     name = "node2vec"
+    description = "node2vec walks over op graphs + skip-gram token vectors"
 
     @classmethod
     def fit(
@@ -278,6 +280,7 @@ class PathEncoder(Encoder):
     """
 
     name = "path"
+    description = "counts of input-to-output op paths (White et al.)"
 
     def __init__(
         self, space: SearchSpace, config: EmbeddingConfig, vocabulary: Sequence[Sequence[str]] | None

@@ -503,6 +503,7 @@ class Arch2VecEncoder(_TorchEncoder):
     """
 
     name = "arch2vec"
+    description = "arch2vec: a pre-trained variational graph autoencoder (Yan et al., 2020)"
     sizes_keys = ("n_labels", "hidden", "latent", "layers")
 
     @property
@@ -678,6 +679,7 @@ class CateEncoder(_TorchEncoder):
     """
 
     name = "cate"
+    description = "CATE: a transformer pre-trained by masked-op prediction (Yan et al., 2021)"
     sizes_keys = ("n_labels", "d_model", "heads", "d_ff", "graph_layers", "cross_layers")
 
     @property
