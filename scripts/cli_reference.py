@@ -85,7 +85,7 @@ def render() -> str:
     """The page, from the parsers of the installed (or PYTHONPATH) ktnas."""
     from ktnas.cli import build_parser
 
-    parser = build_parser()
+    parser = build_parser(complete=True)
     subs = _subparsers(parser)
     lines = [
         "# Command-line reference",

@@ -84,10 +84,17 @@ def test_the_extractor_reads_only_shell_blocks():
 
 
 @pytest.mark.parametrize(("page", "argv"), KTNAS, ids=[f"{p}: ktnas {' '.join(a)}" for p, a in KTNAS])
-def test_ktnas_command_in_docs_parses(page, argv):
+def test_ktnas_command_in_docs_parses(page, argv, monkeypatch):
     from ktnas.cli import build_parser
+    from ktnas.methods import METHODS, Method
 
-    parser = build_parser()
+    if "add-a-method" in page:  # the guide's example method, registered as the page tells the reader to
+        monkeypatch.setitem(
+            METHODS,
+            "hill",
+            Method("hill", "hill climbing", searcher="ktnas.baselines.hill_climb:hill_climb", plain=True),
+        )
+    parser = build_parser(complete=True)
     if "--help" in argv or "-h" in argv:  # `ktnas SUB --help`: the sub-command must exist
         argv = [a for a in argv if a not in ("--help", "-h")]
         names = {a for a in argv if not a.startswith("-")}
