@@ -116,12 +116,11 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
-    from dataclasses import asdict
-
     from tqdm.auto import tqdm
 
     from ktnas.recipes import SearchPaths, get_recipe
-    from ktnas.runner import clear_checkpoint, run_search
+    from ktnas.runner import clear_checkpoint, run_fingerprint, run_search
+    from ktnas.search.checkpoint import Checkpointer
 
     if (args.seed is None) == (args.seeds is None):
         raise ValueError("give exactly one of --seed N or --seeds 0-24")
@@ -132,27 +131,32 @@ def _cmd_search(args: argparse.Namespace) -> None:
     tasks, params = args.tasks.split(","), _params(args.params)
     recipe = get_recipe(args.space)
     recipe.check_tasks(tasks)
-    hp = asdict(recipe.params(tasks, params))  # fails early, before any seed runs
+    recipe.params(tasks, params)  # fails early, before any seed runs
     runtime = _runtime(args)
-    recorded = runtime.record() if recipe.reads_runtime else None
-    written = []
+    written, checkpoints = [], []
     for seed in tqdm(
         seeds, desc=f"{args.space} {args.method} seeds", disable=None if len(seeds) > 1 else True
     ):
         out = Path(str(args.out).format(seed=seed))
         ckpt = None if args.checkpoint is None else Path(str(args.checkpoint).format(seed=seed))
-        if _finished(out, args.space, args.method, seed, tasks, hp, recorded):
-            log.info("%s is already done (same run, run-time settings and version); kept", out)
+        paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, runtime)
+        marker = Checkpointer(ckpt, run_fingerprint(args.space, args.method, seed, tasks, params, paths))
+        if marker.finished(out):  # an earlier attempt of this job (killed later) wrote it
+            log.info(
+                "%s was finished by an earlier attempt (same code, run and run-time settings); kept", out
+            )
         else:
-            paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, runtime)
             run_search(args.space, args.method, seed, tasks, params, paths).save(out)
-            clear_checkpoint(ckpt)  # only once the result is safely written
+            marker.finish(out)  # only once the result is safely written
             log.info("wrote %s", out)
         written.append(str(out))
+        checkpoints.append(ckpt)
     if args.manifest is not None:
         write_json(
             args.manifest, {"space": args.space, "method": args.method, "seeds": seeds, "files": written}
         )
+    for ckpt in checkpoints:  # the job is done: a rerun (forced, or of changed code) searches again
+        clear_checkpoint(ckpt)
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
@@ -179,30 +183,6 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-eval-images", type=int, default=None, help="smoke runs: cap every full evaluation at N images"
-    )
-
-
-def _finished(
-    out: Path,
-    space: str,
-    method: str,
-    seed: int,
-    tasks: list[str],
-    hp: dict[str, object],
-    runtime: dict[str, object] | None,
-) -> bool:
-    """Whether ``out`` already holds this exact run (a batched job resumes per seed)."""
-    if not out.exists():
-        return False
-    try:
-        d = json.loads(out.read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    same = (d.get("space"), d.get("method"), d.get("seed"), d.get("params"), d.get("ktnas_version"))
-    return (
-        same == (space, method, seed, hp, __version__)
-        and d.get("runtime") == runtime
-        and [t.get("task") for t in d.get("tasks", [])] == tasks
     )
 
 

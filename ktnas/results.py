@@ -19,7 +19,18 @@ from ktnas._io import KtnasError, atomic_path, write_json
 
 #: keys of a task's JSON entry that are typed fields; everything else goes to ``TaskResult.extra``
 _TASK_FIELDS = ("task", "best_arch", "best_fitness", "generations", "trace")
-_RUN_FIELDS = ("space", "method", "seed", "params", "tasks", "ktnas_version", "git_sha")
+_RUN_FIELDS = (
+    "space",
+    "method",
+    "seed",
+    "params",
+    "tasks",
+    "ktnas_version",
+    "git_sha",
+    "code_fingerprint",
+    "numpy_version",
+    "torch_version",
+)
 
 
 @dataclass
@@ -85,6 +96,10 @@ class SearchResult:
     tasks: list[TaskResult]
     ktnas_version: str
     git_sha: str
+    #: the code that made the result (:mod:`ktnas._fingerprint`) and the library versions beside it
+    code_fingerprint: str = ""
+    numpy_version: str = ""
+    torch_version: str = ""
     #: recipe-specific run fields (DARTS: task group, device, search cost)
     extra: dict[str, Any] = field(default_factory=dict)
     #: the run's name in the pipeline (a method, or a variant such as ``ktnas-r0.5``); not serialised
@@ -110,6 +125,9 @@ class SearchResult:
             "params": self.params,
             "ktnas_version": self.ktnas_version,
             "git_sha": self.git_sha,
+            "code_fingerprint": self.code_fingerprint,
+            "numpy_version": self.numpy_version,
+            "torch_version": self.torch_version,
             "tasks": [t.to_dict() for t in self.tasks],
         }
         out.update(self.extra)
@@ -125,6 +143,9 @@ class SearchResult:
             tasks=[TaskResult.from_dict(t) for t in d["tasks"]],
             ktnas_version=d.get("ktnas_version", ""),
             git_sha=d.get("git_sha", ""),
+            code_fingerprint=d.get("code_fingerprint", ""),
+            numpy_version=d.get("numpy_version", ""),
+            torch_version=d.get("torch_version", ""),
             extra={k: v for k, v in d.items() if k not in _RUN_FIELDS},
             run=run,
         )

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ktnas import __version__
+from ktnas._fingerprint import code_fingerprint, code_record, library_versions
 from ktnas._io import git_sha
 from ktnas.baselines.base import TaskContext
 from ktnas.methods import METHODS, Method, get_method
@@ -55,9 +56,7 @@ def run_search(
     tasks = list(tasks)
     recipe.check_tasks(tasks)
     hp = recipe.params(tasks, params)
-    fingerprint = {"space": space, "method": method, "seed": int(seed), "tasks": tasks, "params": asdict(hp)}
-    if recipe.reads_runtime:  # a checkpoint resumes only under the run-time settings that wrote it
-        fingerprint["runtime"] = paths.runtime.record()
+    fingerprint = run_fingerprint(space, method, seed, tasks, params, paths)
     setup = recipe.setup(tasks, hp, int(seed), paths)
     started = time.perf_counter()
     if m.multitask:
@@ -73,8 +72,37 @@ def run_search(
         tasks=summaries,
         ktnas_version=__version__,
         git_sha=git_sha(),
+        code_fingerprint=code_fingerprint(),
+        numpy_version=library_versions()["numpy"],
+        torch_version=library_versions()["torch"],
         extra=recipe.result_extra(setup, hp, tasks, paths),
     )
+
+
+def run_fingerprint(
+    space: str,
+    method: str,
+    seed: int,
+    tasks: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    paths: SearchPaths | None = None,
+) -> dict[str, Any]:
+    """What a checkpoint of this run must match to be resumed, or to keep the run's result file: the run
+    (space, method, seed, tasks, resolved parameters; run-time settings where the space reads them) and
+    the code (:func:`ktnas._fingerprint.code_record`)."""
+    recipe = get_recipe(space)
+    hp = recipe.params(list(tasks), params)
+    fingerprint: dict[str, Any] = {
+        "space": space,
+        "method": method,
+        "seed": int(seed),
+        "tasks": list(tasks),
+        "params": asdict(hp),
+        **code_record(),
+    }
+    if recipe.reads_runtime:  # a checkpoint resumes only under the run-time settings that wrote it
+        fingerprint["runtime"] = (paths or SearchPaths()).runtime.record()
+    return fingerprint
 
 
 def _multitask(

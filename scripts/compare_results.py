@@ -6,7 +6,8 @@
 Each directory is a Snakemake working directory. Result files are matched by (space, run, seed[, task])
 whatever folder layout the run used (``results/search/{space}/{run}/seedN.json``, and the older
 ``results/darts/search/{group}/{method}/seedN.json``; retraining results likewise). Fields that differ by
-construction are dropped before comparing: ``ktnas_version`` and ``git_sha`` everywhere, and wall-clock
+construction are dropped before comparing: the code's identity (``ktnas_version``, ``git_sha``,
+``code_fingerprint``, ``numpy_version``, ``torch_version``) everywhere, and wall-clock
 measurements (any key naming seconds, GPU days, images per second or the device name). ``--move OLD=NEW``
 relocates a field of the before-files (dotted paths) where a change moved it on purpose, so that its value
 is still compared; ``--added KEY`` drops a key (at any depth) from the after-files where a change added a
@@ -22,7 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-VOLATILE = re.compile(r"seconds|gpu_days|images_per_s|device_name|^ktnas_version$|^git_sha$")
+VOLATILE = re.compile(
+    r"seconds|gpu_days|images_per_s|device_name"
+    r"|^ktnas_version$|^git_sha$|^code_fingerprint$|^numpy_version$|^torch_version$"
+)
 PATTERNS = [
     (re.compile(r"results/search/(?P<space>[^/]+)/(?P<run>[^/]+)/seed(?P<seed>\d+)\.json$"), "search"),
     (

@@ -21,7 +21,7 @@ import pytest
 import torch
 import yaml
 
-from ktnas.cli import _finished, main
+from ktnas.cli import main
 from ktnas.config import load_config, validate_config
 from ktnas.embedding import build_embedding
 from ktnas.params import Runtime
@@ -34,7 +34,7 @@ from ktnas.recipes.darts import (
     retrain_config,
     retrain_params,
 )
-from ktnas.runner import run_search
+from ktnas.runner import run_fingerprint, run_search
 from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import load_splits
 from ktnas.training.search_task import SearchConfig
@@ -215,14 +215,22 @@ def test_two_task_ktnas_search_finds_valid_genotypes(searched):
     assert all(t["trace"][-1]["hts_size"] >= 1 for t in res["tasks"])  # transfers were labelled
 
 
-def test_a_result_is_kept_only_under_the_same_run_time_settings(searched):
+def test_a_result_is_kept_only_under_the_same_run_time_settings(searched, tmp_path):
     """A batched job keeps a finished seed only if the caps and device match: a smoke result capped at two
     mini-batches per epoch is never taken for a full run (docs/method.md §7.4)."""
+    from ktnas.search.checkpoint import Checkpointer
+
     out, res = searched
     tasks = [t["task"] for t in res["tasks"]]
-    assert _finished(out, "darts", "ktnas", 0, tasks, res["params"], RUNTIME.record())
-    assert not _finished(out, "darts", "ktnas", 0, tasks, res["params"], Runtime(device="cpu").record())
-    assert not _finished(out, "darts", "ktnas", 0, tasks, res["params"], None)
+
+    def marker(runtime: Runtime) -> Checkpointer:
+        fp = run_fingerprint("darts", "ktnas", 0, tasks, TINY, SearchPaths(runtime=runtime))
+        return Checkpointer(tmp_path / "seed0.json", fp)
+
+    marker(RUNTIME).finish(out)
+    assert marker(RUNTIME).finished(out)
+    assert not marker(Runtime(device="cpu")).finished(out)
+    assert not marker(Runtime()).finished(out)
 
 
 def test_run_time_settings_are_not_experiment_settings():

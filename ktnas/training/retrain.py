@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ktnas._fingerprint import code_record, mismatch, set_aside
 from ktnas._io import KtnasError, atomic_path
 from ktnas.params import Runtime
 from ktnas.spaces.darts import DartsSpace
@@ -109,10 +110,17 @@ def retrain(
     )
     dtype = amp_dtype(device, cfg.amp)
     scaler = grad_scaler(device, dtype)
-    fingerprint = {"arch": arch, "dataset": spec.name, "config": asdict(cfg), "runtime": runtime.record()}
+    fingerprint = {
+        "arch": arch,
+        "dataset": spec.name,
+        "config": asdict(cfg),
+        "runtime": runtime.record(),
+        **code_record(),
+    }
     history: list[dict[str, float]] = []
     start = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    state: dict[str, Any] | None = None
     if ckpt is not None and ckpt.exists():
         try:
             state = torch.load(ckpt, map_location=device, weights_only=True)
@@ -121,10 +129,9 @@ def retrain(
                 f"{ckpt}: unreadable retraining checkpoint ({err}); delete it to restart"
             ) from None
         if state.get("fingerprint") != fingerprint:
-            raise KtnasError(
-                f"{ckpt}: checkpoint belongs to another architecture/dataset/config/run-time settings "
-                f"({state.get('fingerprint')}); delete it to restart this retraining"
-            )
+            set_aside(ckpt, mismatch(state.get("fingerprint") or {}, fingerprint))
+            state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ktnas import __version__
+from ktnas._fingerprint import provenance
 from ktnas._io import KtnasError, git_sha
 from ktnas.params import Runtime
 
@@ -108,6 +109,7 @@ def run_darts_retrain(
         "retrain_seconds": float(sum(h["seconds"] for h in result["history"])),
         "ktnas_version": __version__,
         "git_sha": git_sha(),
+        **provenance(),
     }
     out.update(result)
     return out

@@ -9,6 +9,6 @@ rule benchmark:
         space="|".join(TABULAR),
     params:
         source=benchmark_source,
-        version=RESULTS_VERSION,
+        code=CODE_FINGERPRINT,
     shell:
         "ktnas benchmark --space {wildcards.space} --source {params.source:q} --out {output} 2> {log}"

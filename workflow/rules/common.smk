@@ -4,7 +4,7 @@ import os
 import re
 import shlex
 
-from ktnas import __version__
+from ktnas._fingerprint import code_fingerprint
 from ktnas.config import embedding_settings, expand_runs, validate_config
 from ktnas.embedding import ENCODERS
 from ktnas.methods import get_method
@@ -23,8 +23,9 @@ config.update(validate_config(config))
 
 RUNS = expand_runs(config)
 TABULAR = [s for s, r in RECIPES.items() if r.tabular]
-# bump when a change in ktnas would change results (Snakemake does not notice edits to a package)
-RESULTS_VERSION = __version__
+# the code that determines a result (ktnas/_fingerprint.py): a parameter of every expensive rule, so that
+# a job reruns when that code changes (Snakemake does not notice edits to an imported package)
+CODE_FINGERPRINT = code_fingerprint()
 
 
 def run_of(wc):

@@ -7,7 +7,7 @@ rule embed:
         "logs/embed/{space}.tsv"
     params:
         settings=embedding_flags,
-        version=RESULTS_VERSION,
+        code=CODE_FINGERPRINT,
     shell:
         "ktnas embed --space {wildcards.space} {params.settings} --out {output} 2> {log}"
 
@@ -24,6 +24,6 @@ rule embed_encoding:
         encoding="|".join(ENCODERS),
     params:
         settings=embedding_flags,
-        version=RESULTS_VERSION,
+        code=CODE_FINGERPRINT,
     shell:
         "ktnas embed --space {wildcards.space} {params.settings} --out {output} 2> {log}"

@@ -20,7 +20,7 @@ rule proxies_chunk:
             f"--limit {config['max_proxy_cells']}" if config["max_proxy_cells"] else ""
         ),
         device=proxy_device(),
-        version=RESULTS_VERSION,
+        code=CODE_FINGERPRINT,
     shell:
         "ktnas proxies compute --dataset {wildcards.dataset} --proxies {params.proxies} "
         "--chunk {wildcards.chunk} --n-chunks {params.n_chunks} {params.limit} --device {params.device} "

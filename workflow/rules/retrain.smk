@@ -17,7 +17,7 @@ rule retrain:
         hp=retrain_params,
         runtime=runtime_flags,
         checkpoint="results/checkpoints/retrain/{space}/{run}/seed{seed}/{task}.pt",
-        version=RESULTS_VERSION,
+        code=CODE_FINGERPRINT,
     shell:
         "ktnas darts-retrain --search results/search/{wildcards.space}/{wildcards.run}/seed{wildcards.seed}.json --task {wildcards.task} --params {params.hp:q} "
         "{params.runtime} --checkpoint {params.checkpoint} --out {output} 2> {log}"
