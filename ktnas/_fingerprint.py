@@ -32,6 +32,8 @@ OUTPUT_ONLY: Mapping[str, str] = {
     "settings) is recorded in each result and compared on its own",
     "config": "validates the pipeline's config and plans its runs, which reach a search only as the "
     "command line above; no module below it imports it (config.schema.yaml is its data)",
+    "plan": "expands the config into runs; what it decides reaches a search only as the command line "
+    "(method, seeds, tasks, parameters), recorded in each result and compared on its own",
     "report": "tables, figures and the results page, built from result files; a search never imports it",
 }
 

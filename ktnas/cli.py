@@ -276,7 +276,7 @@ def registry(section: str) -> dict[str, Any]:
             n: {
                 "description": m.description,
                 "multitask": m.multitask,
-                "spaces": [s for s, r in RECIPES.items() if m.runs_on(r)],
+                "spaces": [s for s, r in RECIPES.items() if m.runs_on(r.tabular)],
             }
             for n, m in METHODS.items()
         }

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ktnas.evaluator import BenchmarkProblem
-    from ktnas.recipes.base import Recipe
     from ktnas.spaces.base import SearchSpace
 
 
@@ -60,10 +59,10 @@ class Method:
     def multitask(self) -> bool:
         return self.policy is not None
 
-    def runs_on(self, recipe: Recipe | type[Recipe]) -> bool:
-        """Whether this method can search ``recipe``'s space: a single-task search needs a benchmark that
-        counts queries (a tabular space); the multi-task loop runs on every space."""
-        return self.multitask or recipe.tabular
+    def runs_on(self, tabular: bool) -> bool:
+        """Whether this method can search a space (``tabular``: the space has a benchmark that counts
+        queries, which a single-task search needs); the multi-task loop runs on every space."""
+        return self.multitask or tabular
 
     @property
     def needs_distance(self) -> bool:

@@ -47,8 +47,8 @@ def run_search(
     paths = paths or SearchPaths()
     recipe = get_recipe(space)
     m = get_method(method)
-    if not m.runs_on(recipe):
-        usable = ", ".join(n for n, other in METHODS.items() if other.runs_on(recipe))
+    if not m.runs_on(recipe.tabular):
+        usable = ", ".join(n for n, other in METHODS.items() if other.runs_on(recipe.tabular))
         raise ValueError(
             f"method {method!r} is a single-task benchmark search; space {space} has no counted benchmark "
             f"(use one of: {usable})"
