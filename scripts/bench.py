@@ -2,10 +2,10 @@
 
     python scripts/bench.py [--parts P ...] [--seeds 0 1 2] [--repeats 3] [--quick] [--against REV]
 
-Each part runs in its own worker process (this script with ``--worker``) that imports ``ktnas`` from the
-tree being measured (``PYTHONPATH``) and times, with ``time.process_time``, only the work: the searches go
-through the ``ktnas`` command line (``ktnas.cli.main``, in the worker), the GCN fit through
-``ktnas.predictors.gcn``. Unless ``--quick``, a worker first runs its part once on an unmeasured seed, so
+Each part runs in its own single-threaded worker process (this script with ``--worker``) that imports
+``ktnas`` from the tree being measured (``PYTHONPATH``) and times, with ``time.process_time``, only the
+work: the searches go through the ``ktnas`` command line (``ktnas.cli.main``, in the worker), the GCN fit
+through ``ktnas.predictors.gcn``. Unless ``--quick``, a worker first runs its part once on an unmeasured seed, so
 that loading tables and encodings (paid once per pipeline job of 25-100 seeds) is left out.
 
 With ``--against REV`` the revision is checked out with ``git worktree add`` into a temporary folder, its
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,8 @@ SEARCHES = {
     "trans101-ktnas-reference": ("trans101", "ktnas", TRANS101_TASKS, TRANS101_MT),
     "trans101-weaknas": ("trans101", "weaknas", "class_object", TRANS101_ST),
 }
+# BLAS threads that spin while waiting count as CPU time, more so on a busy machine: one thread per worker
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PARTS = [*SEARCHES, "gcn-fit", "embed-nb201", "embed-trans101"]
 
 
@@ -110,10 +113,9 @@ def worker(part: str, seeds: list[int], data: Path, warmup: bool) -> None:
 def _measure(tree: Path, part: str, args: argparse.Namespace, data: Path) -> float | str:
     """CPU-s per seed of ``part`` in ``tree``, or a short reason why it gave none."""
     cmd = [sys.executable, __file__, "--worker", part, "--data", str(data), "--seeds", *map(str, args.seeds)]
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.run(
-        [*cmd, *(["--quick"] if args.quick else [])], env=env, capture_output=True, text=True
-    )
+    env = {**os.environ, "PYTHONPATH": str(tree), **ONE_THREAD}
+    quick = ["--quick"] if args.quick else []
+    proc = subprocess.run([*cmd, *quick], env=env, cwd=tree, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode or not lines:
         return "failed: " + (proc.stderr.strip().splitlines() or ["no output"])[-1][:60]
@@ -123,22 +125,13 @@ def _measure(tree: Path, part: str, args: argparse.Namespace, data: Path) -> flo
 
 def _embeddings(tree: Path, data: Path) -> None:
     """The node2vec tables the ktnas searches read, built by ``tree``'s own code (the default settings)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), **ONE_THREAD}
     for space in ("nb201", "trans101"):
-        cmd = [
-            sys.executable,
-            "-m",
-            "ktnas",
-            "embed",
-            "--space",
-            space,
-            "--method",
-            "node2vec",
-            "--seed",
-            "0",
-        ]
-        env = {**os.environ, "PYTHONPATH": str(tree)}
+        out = str(data / f"{space}.parquet")
+        cmd = ["embed", "--space", space, "--method", "node2vec", "--seed", "0", "--out", out]
+        # cwd: ``python -m`` puts it first on sys.path
         subprocess.run(
-            [*cmd, "--out", str(data / f"{space}.parquet")], env=env, check=True, capture_output=True
+            [sys.executable, "-m", "ktnas", *cmd], env=env, cwd=tree, check=True, capture_output=True
         )
 
 
@@ -147,6 +140,7 @@ def _cell(value: float | str) -> str:
 
 
 def bench(args: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that the worktree is removed
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"here": ROOT}
         if args.against:
