@@ -1,7 +1,7 @@
 """Architecture embedding (docs/method.md §4.3): acceptance properties 1–7 on every space, encoders, Parquet I/O.
 
 The node2vec tables here use a small corpus and dimension (``SMALL``) so the file stays fast; the
-default configuration is exercised by the slow test at the end and by scripts/embedding_speed.py.
+default configuration is exercised by the slow test at the end (its cost: scripts/bench.py).
 
 Two adaptations of the §4.3 protocol, both needed by the 6-gene cell spaces, applied to every space:
 * a "k-edit mutant" changes k *distinct* genes to other values (so the edit distance is exactly k); the

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ktnas.spaces import get_space
 from ktnas.spaces.nb201 import EDGES
+from ktnas.spaces.restricted import RestrictedSpace
 
 NB201 = get_space("nb201")
 T101 = get_space("trans101")
@@ -109,3 +110,63 @@ def test_sample_many_and_distinct_samples_draw_what_one_call_at_a_time_draws(nam
         for n in (1, 7, 3000):
             assert distinct_samples(space, n, b) == one_at_a_time(n, a)
             assert a.random() == b.random()
+
+
+# -- RestrictedSpace: its caches draw what the plain definitions draw ------------------------------------
+def _plain_mutate(space: RestrictedSpace, arch: str, rng: np.random.Generator) -> str:
+    """A uniformly chosen allowed cell at edit distance 1, else at the smallest distance > 0."""
+    dist = space._distances(arch)
+    candidates = np.flatnonzero(dist == 1)
+    if candidates.size == 0:
+        others = dist[dist > 0]
+        if others.size == 0:
+            return space._allowed[0]
+        candidates = np.flatnonzero(dist == others.min())
+    return space._allowed[int(rng.choice(candidates))]
+
+
+def _plain_repair(space: RestrictedSpace, arch: str, rng: np.random.Generator) -> str:
+    """``arch`` if allowed, else a uniformly chosen allowed cell at the smallest edit distance."""
+    if arch in space._position:
+        return arch
+    dist = space._distances(arch)
+    return space._allowed[int(rng.choice(np.flatnonzero(dist == dist.min())))]
+
+
+def _restricted(k: int) -> RestrictedSpace:
+    base, rng = get_space("trans101"), np.random.default_rng(k)
+    return RestrictedSpace(base, [base.sample(rng) for _ in range(k)])
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 40, 300])
+def test_restricted_mutation_draws_the_plain_definition(k: int) -> None:
+    space = _restricted(k)
+    r_new, r_plain = np.random.default_rng(9), np.random.default_rng(9)
+    a = b = space.sample(np.random.default_rng(0))
+    for _ in range(300):  # walks revisit cells, so the cache is hit
+        a, b = space.mutate(a, r_new), _plain_mutate(space, b, r_plain)
+        assert a == b
+    assert r_new.bit_generator.state == r_plain.bit_generator.state
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 40, 711])
+def test_mutate_many_draws_what_successive_mutates_draw(k: int) -> None:
+    space, rng = _restricted(k), np.random.default_rng(k)
+    archs = [space.sample(rng) for _ in range(250)]
+    r_many, r_each = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(4):  # the first round fills the neighbour cache, later rounds read it
+        many, each = space.mutate_many(archs, r_many), [space.mutate(a, r_each) for a in archs]
+        assert many == each
+        assert r_many.bit_generator.state == r_each.bit_generator.state
+        archs = many
+    assert space.mutate_many([], r_many) == []
+    assert r_many.bit_generator.state == r_each.bit_generator.state
+
+
+def test_restricted_repair_draws_the_plain_definition() -> None:
+    space = _restricted(300)
+    outside = [a for a in space.base.all_archs() if a not in space][:40]
+    r_new, r_plain = np.random.default_rng(0), np.random.default_rng(0)
+    for arch in outside * 3:  # the second and third rounds hit the cache
+        assert space.repair(arch, r_new) == _plain_repair(space, arch, r_plain)
+    assert r_new.bit_generator.state == r_plain.bit_generator.state

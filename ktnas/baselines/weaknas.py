@@ -71,7 +71,7 @@ class _MLP:
         """Full-batch Adam on the squared error (docs/method.md §7.3). Every parameter lives in one flat
         buffer (weights, then biases, layer by layer) so that an Adam step is a dozen whole-buffer numpy
         operations; each element sees the same operations in the same order as a per-layer update, so
-        the result is bit-identical to it, only cheaper (scripts/baselines_speed.py)."""
+        the result is bit-identical to it, only cheaper."""
         n = x.shape[0]
         scale = float(y.std()) or 1.0
         target = ((y - y.mean()) / scale)[:, None]

@@ -1,16 +1,22 @@
-"""GCN neural predictor (Wen et al., ECCV 2020) for the Trans101 low-fidelity search
-(docs/method.md §6.2.3, D37).
+"""GCN neural predictor (Wen et al., ECCV 2020) for the Trans101 low-fidelity search and the ``gcn``
+baseline (docs/method.md §6.2.3, D37).
 
-Input: the op-as-vertex graph of a cell (``CellSpace.adjacency_ops``: adjacency plus one-hot ops).
-Three graph-convolution layers (hidden 64) propagate along the edges and against them (averaged, as in
-Wen et al.), then mean pooling over vertices and a two-layer MLP give one score. Training: MSE on
-standardised targets, Adam lr 1e-3, 200 full-batch epochs, retrained from scratch at every :meth:`fit`.
+The model is :class:`GCN`, a plain ``torch.nn.Module``: three graph-convolution layers (hidden 64) over
+the op-as-vertex graph of a cell (``CellSpace.adjacency_ops``: adjacency plus one-hot ops), propagating
+along the edges and against them (averaged, as in Wen et al.), mean pooling over vertices and a two-layer
+MLP give one score. Training: MSE on standardised targets, ``torch.optim.Adam`` lr 1e-3, 200 full-batch
+epochs, retrained from scratch at every :meth:`GCNPredictor.fit`. :class:`GCN` trained by autograd is the
+reference.
 
-Speed without changing a float: :class:`CellGraphs` encodes and normalises each cell once and is
-shared by all the predictors of a process (:func:`shared_graphs`); :func:`fit_many` trains several
-predictors as one stacked model, each with the floats of a lone fit; and the training loop computes the
-gradients and the Adam update by hand, with the kernels that autograd and ``torch.optim.Adam`` would call,
-so the floats are theirs (:func:`_train`).
+The fast path (:data:`FAST_PATH`, on by default) computes the same floats with less overhead: the
+predictors of one :func:`fit_many` call are trained as one stacked model (:func:`_train`), whose
+gradients and Adam update are written out by hand with the kernels that autograd and ``torch.optim.Adam``
+call, and predictions run in cache-sized chunks (:class:`_Forward`). It starts from the parameters of a
+:class:`GCN` and writes its result back into it. tests/test_gcn.py checks, bit for bit, that it equals the
+reference on the shapes the searches use.
+
+To change the model, edit :class:`GCN` and set :data:`FAST_PATH` to ``False``: the hand-written path
+knows only the stock architecture, and tests/test_gcn.py fails while it is on and no longer matches.
 """
 
 from __future__ import annotations
@@ -101,16 +107,90 @@ def shared_graphs(space: CellSpace) -> CellGraphs:
     return graphs
 
 
+#: Train and predict with the hand-written kernels (:func:`_train`, :class:`_Forward`) instead of autograd
+#: on :class:`GCN`; the floats are the same (tests/test_gcn.py). Set to ``False`` after editing :class:`GCN`.
+FAST_PATH = True
+
+
+def _glorot(
+    fan_in: int, fan_out: int, generator: torch.Generator | None, copies: int = 1
+) -> torch.nn.Parameter:
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    return torch.nn.Parameter((torch.rand(fan_in, copies * fan_out, generator=generator) * 2 - 1) * bound)
+
+
+class GraphConv(torch.nn.Module):
+    """relu(A [h W_forward | h W_backward] + b): with A = 0.5 * [forward | backward] normalised adjacency
+    (V, 2V), the average of the propagations along and against the edges (Wen et al.)."""
+
+    def __init__(self, fan_in: int, hidden: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.weight = _glorot(fan_in, hidden, generator, copies=2)  # [W_forward | W_backward]
+        self.bias = torch.nn.Parameter(torch.zeros(hidden))
+
+    def forward(self, adj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        b, v, _ = h.shape
+        hw = (h @ self.weight).view(b, v, 2, -1).transpose(1, 2).reshape(b, 2 * v, -1)
+        return torch.relu(adj @ hw + self.bias)
+
+
+class Readout(torch.nn.Module):
+    """The mean over vertices, then a two-layer MLP: relu(h W1 + b1) W2 + b2, one score per cell."""
+
+    def __init__(self, hidden: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.w1, self.b1 = _glorot(hidden, hidden, generator), torch.nn.Parameter(torch.zeros(hidden))
+        self.w2, self.b2 = _glorot(hidden, 1, generator), torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return (torch.relu(h.mean(dim=1) @ self.w1 + self.b1) @ self.w2 + self.b2).squeeze(-1)
+
+
+class GCN(torch.nn.Module):
+    """The GCN predictor's model (docs/method.md §6.2.3): ``layers`` :class:`GraphConv` layers, then a
+    :class:`Readout`. Glorot-uniform weights drawn from ``generator`` layer by layer, zero biases.
+
+    ``forward(adj, x)``: ``adj`` (B, V, 2V) propagation matrices and ``x`` (B, V, F) one-hot ops, as
+    :meth:`CellGraphs.batch` gives them; returns (B,) scores. ``parameters()`` lists each layer's weight
+    and bias in order, the fast path's layout.
+    """
+
+    def __init__(
+        self, n_features: int, hidden: int = 64, layers: int = 3, generator: torch.Generator | None = None
+    ) -> None:
+        super().__init__()
+        widths = [n_features] + [hidden] * layers
+        self.convs = torch.nn.ModuleList(GraphConv(widths[k], hidden, generator) for k in range(layers))
+        self.readout = Readout(hidden, generator)
+
+    def forward(self, adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for conv in self.convs:
+            h = conv(adj, h)
+        return self.readout(h)
+
+
+def train_reference(
+    model: GCN, adj: torch.Tensor, x: torch.Tensor, t: torch.Tensor, epochs: int, lr: float
+) -> None:
+    """Full-batch training of ``model`` on targets ``t`` (B,): MSE, autograd and ``torch.optim.Adam``."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
+    for _ in range(epochs):
+        opt.zero_grad()
+        torch.mean((model(adj, x) - t) ** 2).backward()
+        opt.step()
+
+
 class GCNPredictor:
     """Per-task GCN predictor: ``fit(archs, y)`` then ``predict(archs)`` (docs/method.md §6.2.3, D37).
 
     ``seed`` makes every fit reproducible: an ``int`` seeds a fresh generator at each fit (same data →
     same model); a ``torch.Generator`` or ``numpy.random.Generator`` is advanced, so successive fits
-    differ but a whole run stays reproducible.
+    differ but a whole run stays reproducible. After a fit, :attr:`model` is the trained :class:`GCN`.
 
-    ``device`` (e.g. ``"cuda"``) trains and predicts there: the same batched model, initial weights still
-    drawn on the CPU. The searches keep the CPU (docs/method.md §6.2.3): their results must not depend on
-    the machine, and on a GPU the floats differ in the last bits.
+    ``device`` (e.g. ``"cuda"``) trains and predicts there, initial weights still drawn on the CPU. The
+    searches keep the CPU (docs/method.md §6.2.3): their results must not depend on the machine, and on a
+    GPU the floats differ in the last bits.
     """
 
     def __init__(
@@ -140,10 +220,9 @@ class GCNPredictor:
         self.hidden, self.layers, self.epochs, self.lr = hidden, layers, epochs, lr
         self.device = torch.device(device)
         self._graphs = graphs if graphs is not None else CellGraphs(self.space)
-        self._params: list[torch.Tensor] | None = None
+        self.model: GCN | None = None
         self._y_mean, self._y_std = 0.0, 1.0
 
-    # -- inputs ----------------------------------------------------------------------------------
     def _generator(self) -> torch.Generator:
         if isinstance(self.seed, torch.Generator):
             return self.seed
@@ -151,24 +230,6 @@ class GCNPredictor:
             return torch.Generator().manual_seed(int(self.seed.integers(2**63 - 1)))
         return torch.Generator().manual_seed(self.seed)
 
-    # -- model -----------------------------------------------------------------------------------
-    def _init_params(self, n_features: int, gen: torch.Generator) -> list[torch.Tensor]:
-        """Glorot-uniform weights, zero biases; each layer's [W_forward | W_backward] is one matrix."""
-
-        def glorot(fan_in: int, fan_out: int, copies: int = 1) -> torch.Tensor:
-            bound = math.sqrt(6.0 / (fan_in + fan_out))
-            return (torch.rand(fan_in, copies * fan_out, generator=gen) * 2 - 1) * bound
-
-        params: list[torch.Tensor] = []
-        width = n_features
-        for _ in range(self.layers):
-            params += [glorot(width, self.hidden, copies=2), torch.zeros(self.hidden)]
-            width = self.hidden
-        params += [glorot(width, self.hidden), torch.zeros(self.hidden)]
-        params += [glorot(self.hidden, 1), torch.zeros(1)]
-        return params
-
-    # -- public ----------------------------------------------------------------------------------
     def fit(self, archs: Sequence[str], y: Sequence[float] | np.ndarray) -> GCNPredictor:
         """Train from scratch on (architecture, metric) pairs; ``y`` higher-is-better or not, as given."""
         fit_many([self], [(archs, y)])
@@ -177,26 +238,32 @@ class GCNPredictor:
     def predict(self, archs: Sequence[str]) -> np.ndarray:
         """Predicted metric (in the unit of the ``y`` given to :meth:`fit`) for each architecture.
 
-        Cells go through the model in chunks of :data:`PREDICT_CHUNK`, so that the work buffers stay in
-        the CPU's cache; a cell's score does not depend on the chunking (tests check it bit for bit).
+        On the fast path, cells go through the model in chunks of :data:`PREDICT_CHUNK`, so that the work
+        buffers stay in the CPU's cache; a cell's score is the reference's (tests check it bit for bit).
         """
-        if self._params is None:
+        if self.model is None:
             raise ValueError("GCNPredictor.predict called before fit")
         if len(archs) == 0:
             return np.zeros(0)
         with _single_thread(), torch.no_grad():
             adj, x = self._graphs.batch(archs)
-            adj, rows = adj.to(self.device), x.argmax(dim=-1).to(self.device)
-            chunk = min(len(archs), PREDICT_CHUNK)
-            work = _Forward(self._params, 1, chunk, x.shape[1], self.layers, self.device)
-            scores = torch.empty(len(archs), device=self.device)
-            for start in range(0, len(archs), chunk):
-                end = min(start + chunk, len(archs))
-                scores[start:end] = work.run(adj[start:end], work.lookup(rows[start:end]))[2].view(-1)
+            adj, x = adj.to(self.device), x.to(self.device)
+            if FAST_PATH:
+                params = [p.view(1, -1, p.shape[-1]) for p in self.model.parameters()]
+                chunk = min(len(archs), PREDICT_CHUNK)
+                work = _Forward(params, 1, chunk, x.shape[1], self.layers, self.device)
+                rows = x.argmax(dim=-1)
+                scores = torch.empty(len(archs), device=self.device)
+                for start in range(0, len(archs), chunk):
+                    end = min(start + chunk, len(archs))
+                    scores[start:end] = work.run(adj[start:end], work.lookup(rows[start:end]))[2].view(-1)
+            else:
+                scores = self.model(adj, x)
             out = scores.double().cpu().numpy()
         return out * self._y_std + self._y_mean
 
 
+#: cells per chunk of a fast-path prediction
 PREDICT_CHUNK = 512
 
 
@@ -292,15 +359,15 @@ def fit_many(
     predictors: Sequence[GCNPredictor], data: Sequence[tuple[Sequence[str], Sequence[float] | np.ndarray]]
 ) -> None:
     """Fit ``predictors[i]`` on ``data[i]`` = (architectures, targets), each from scratch, as
-    :meth:`GCNPredictor.fit` would one after the other.
+    :meth:`GCNPredictor.fit` would one after the other: initial weights are drawn in the order of
+    ``predictors``, so predictors that share a generator draw what sequential fits would.
 
-    Predictors with the same hyper-parameters, cell encoding and training-set size are trained together as
-    one model with stacked weights: one kernel per operation for the group instead of one per predictor
-    (at these sizes about half of a fit is per-operation overhead). Each predictor keeps its own
-    initialisation, targets and Adam state, and its floats are those of a lone fit: every batched product
-    is one GEMM per predictor of the same shape, reductions run over the same elements in the same order,
-    and no padding enters a sum (``tests/test_predictor_speed.py`` checks bit-identity). Initial weights are drawn in
-    the order of ``predictors``, so predictors that share a generator draw what sequential fits would.
+    On the fast path, predictors with the same hyper-parameters, cell encoding and training-set size are
+    trained together as one model with stacked weights: one kernel per operation for the group instead of
+    one per predictor (at these sizes about half of a fit is per-operation overhead). Each keeps its own
+    initialisation, targets and Adam state, and the floats of a lone fit: every batched product is one GEMM
+    per predictor of the same shape, reductions run over the same elements in the same order, and no
+    padding enters a sum.
     """
     if len(predictors) != len(data):
         raise ValueError(f"fit_many: {len(predictors)} predictors but {len(data)} training sets")
@@ -314,19 +381,25 @@ def fit_many(
         targets.append(target)
     with _single_thread():
         groups: dict[tuple[object, ...], list[int]] = {}
-        inputs, inits = [], []
+        inputs = []
         for i, (pred, (archs, _)) in enumerate(zip(predictors, data, strict=True)):
             adj, x = pred._graphs.batch(archs)
             inputs.append((adj, x))
-            inits.append(pred._init_params(x.shape[-1], pred._generator()))
+            model = GCN(x.shape[-1], pred.hidden, pred.layers, pred._generator())
+            pred.model = model.to(pred.device)
             key = (tuple(x.shape), pred.hidden, pred.layers, pred.epochs, pred.lr, pred.device)
             groups.setdefault(key, []).append(i)
+        if not FAST_PATH:
+            for pred, (adj, x), target in zip(predictors, inputs, targets, strict=True):
+                assert pred.model is not None
+                t = _standardise([pred], [target])[0].to(pred.device)
+                train_reference(pred.model, adj.to(pred.device), x.to(pred.device), t, pred.epochs, pred.lr)
+            return
         for members in groups.values():
             _train(
                 [predictors[i] for i in members],
                 [inputs[i] for i in members],
                 [targets[i] for i in members],
-                [inits[i] for i in members],
             )
 
 
@@ -345,24 +418,14 @@ def _standardise(predictors: Sequence[GCNPredictor], targets: Sequence[np.ndarra
     return torch.stack(ts)
 
 
-def _stack_inputs(
-    inputs: Sequence[tuple[torch.Tensor, torch.Tensor]], device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The P training sets' (adjacency, one-hot features) as one batch on ``device``: the adjacency
-    (P * B, V, 2V), its transpose stored contiguous, the features (P, B, V, F) and the op indices (P * B, V)."""
-    adj = torch.cat([a for a, _ in inputs]).to(device)
-    x = torch.stack([x for _, x in inputs]).to(device)
-    p, b, v, f = x.shape
-    return adj, adj.transpose(1, 2).contiguous(), x, x.view(p * b, v, f).argmax(dim=-1)
-
-
 def _flat_parameters(
-    inits: Sequence[list[torch.Tensor]], device: torch.device
+    models: Sequence[GCN], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """The P predictors' initial parameters stacked into one flat tensor, a flat gradient buffer of the same
-    size, and per-parameter (P, in, out) views of both."""
-    p = len(inits)
-    stacked = [torch.stack(ps).view(p, -1, ps[0].shape[-1]) for ps in zip(*inits, strict=True)]
+    """The P models' parameters stacked into one flat tensor, a flat gradient buffer of the same size, and
+    per-parameter (P, in, out) views of both."""
+    p = len(models)
+    inits = zip(*(m.parameters() for m in models), strict=True)
+    stacked = [torch.stack([q.detach() for q in ps]).view(p, -1, ps[0].shape[-1]) for ps in inits]
     flat = torch.cat([s.reshape(-1) for s in stacked]).to(device)
     grad = torch.empty_like(flat)
     params, grads, offset = [], [], 0
@@ -377,14 +440,12 @@ def _train(
     predictors: Sequence[GCNPredictor],
     inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
     targets: Sequence[np.ndarray],
-    inits: Sequence[list[torch.Tensor]],
 ) -> None:
     """Full-batch training of P predictors of one model and training-set size, as one stacked model.
 
     The gradients are written out by hand: each is the kernel call that autograd makes for the forward
     pass (:class:`_Forward`) followed by ``mean(...).sum()`` (the same operands, shapes and order), so
-    the floats are those of ``backward()`` with ``torch.optim.Adam`` (``tests/test_predictor_speed.py``
-    checks it bit for bit), without autograd's graph, its temporaries or the reorder copies it makes. Work
+    the floats are those of :func:`train_reference` (tests/test_gcn.py checks it bit for bit), without autograd's graph, its temporaries or the reorder copies it makes. Work
     buffers are allocated once per call and written in place; all parameters, gradients and Adam moments
     live in one flat tensor each, so an Adam step is six kernels; the transposed adjacency of the backward
     pass is stored contiguous.
@@ -392,13 +453,17 @@ def _train(
     model = predictors[0]
     layers, hid, device = model.layers, model.hidden, model.device
     t = _standardise(predictors, targets).to(device)
-    adj, adj_t, x, rows = _stack_inputs(inputs, device)
+    adj = torch.cat([a for a, _ in inputs]).to(device)
+    adj_t = adj.transpose(1, 2).contiguous()
+    x = torch.stack([x for _, x in inputs]).to(device)
     p, b, v, f = x.shape
+    rows = x.view(p * b, v, f).argmax(dim=-1)
     n = p * b
     x0 = x.view(p, b * v, f)
 
     # parameters, gradients and Adam moments: one flat tensor each, per-parameter (P, in, out) views
-    flat, grad, params, grads = _flat_parameters(inits, device)
+    models = [pred.model for pred in predictors if pred.model is not None]
+    flat, grad, params, grads = _flat_parameters(models, device)
     exp_avg, exp_avg_sq, denom = torch.zeros_like(flat), torch.zeros_like(flat), torch.empty_like(flat)
     w1, w2 = params[2 * layers], params[2 * layers + 2]
     gw1, gb1, gw2, gb2 = grads[2 * layers :]
@@ -453,5 +518,7 @@ def _train(
         torch.clamp_min(exp_avg_sq, _SQRT_FLOOR, out=denom)
         torch.sqrt(denom, out=denom).div_((1 - beta2 ** float(step)) ** 0.5).add_(eps)
         flat.addcdiv_(exp_avg, denom, value=step_size)
-    for i, pred in enumerate(predictors):
-        pred._params = [q[i : i + 1] for q in params]
+    with torch.no_grad():
+        for i, trained in enumerate(models):
+            for q, mine in zip(params, trained.parameters(), strict=True):
+                mine.copy_(q[i].view(mine.shape))
