@@ -160,7 +160,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
-    """The run-time settings of the command line (docs/method.md §7.4)."""
+    """The run-time settings of the command line (docs/reproduction.md §6)."""
     return Runtime(
         device=args.device,
         data_root=str(args.data_root),
@@ -170,7 +170,7 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 
 def _add_runtime(p: argparse.ArgumentParser) -> None:
-    """The run-time options of the DARTS stages (docs/method.md §7.4); the defaults run the full thing."""
+    """The run-time options of the DARTS stages (docs/reproduction.md §6); the defaults run the full thing."""
     p.add_argument(
         "--device", default=None, help="torch device, e.g. cuda:0 or cpu (default: CUDA if present)"
     )
@@ -434,7 +434,7 @@ def _embed_options(e: argparse.ArgumentParser) -> None:
         default=default,
         choices=list(ENCODERS),
         metavar="ENCODER",
-        help=f"architecture encoder (docs/method.md §4.3): {_one_of(list(ENCODERS))} (default {default})",
+        help=f"architecture encoder (docs/reproduction.md §2.6): {_one_of(list(ENCODERS))} (default {default})",
     )
     e.add_argument("--dim", type=int, default=EmbeddingConfig.dim)
     e.add_argument("--seed", type=int, default=0)

@@ -54,7 +54,7 @@ def _message(error: jsonschema.ValidationError) -> str:
     return f"config key {where}: {error.message}"
 
 
-#: hyper-parameter keys of earlier versions that are run-time settings now (docs/method.md §7.4)
+#: hyper-parameter keys of earlier versions that are run-time settings now (docs/reproduction.md §6)
 _MOVED = {
     "device": "device",
     "max_batches_per_epoch": "max_train_batches",
@@ -81,7 +81,7 @@ def _moved_setting(error: jsonschema.ValidationError) -> str | None:
                 f"config key {_path(error)}: {key} is a run-time setting, not part of the experiment; remove "
                 f"it and give it to the run, e.g. `snakemake --config {new}=...` or a profile "
                 f"(profiles/test), or `{option} ...` "
-                "(docs/method.md §7.4)"
+                "(docs/reproduction.md §6)"
             )
     return None
 
@@ -102,7 +102,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"config key {_path(err)}: unknown name {sub.instance!r}; use one of: {allowed}")
         raise ValueError(_moved_setting(err) or _message(err))
     cfg = _with_defaults(copy.deepcopy(config), schema())
-    runtime_settings(cfg)  # the run-time settings (docs/method.md §7.4) check their own values
+    runtime_settings(cfg)  # the run-time settings (docs/reproduction.md §6) check their own values
     expand_runs(
         cfg
     )  # the plan, the recipes and the parameter model check what the schema cannot (M <= K, ...)
@@ -134,7 +134,7 @@ def expand_runs(config: dict[str, Any]) -> dict[str, dict[str, Run]]:
 
 def runtime_settings(config: dict[str, Any]) -> Runtime:
     """The run-time settings of a validated config: its top-level keys named like :class:`Runtime`'s
-    fields, which a profile or ``--config KEY=VALUE`` sets (docs/method.md §7.4)."""
+    fields, which a profile or ``--config KEY=VALUE`` sets (docs/reproduction.md §6)."""
     return Runtime(**{f.name: config[f.name] for f in fields(Runtime) if f.name in config})
 
 

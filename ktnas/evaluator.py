@@ -1,4 +1,4 @@
-"""The evaluator: the only way a search sees benchmark metrics (docs/method.md §6.1, decision 2).
+"""The evaluator: the only way a search sees benchmark metrics (docs/reproduction.md §3.1, decision 2).
 
 One evaluation is the first query of a (task, architecture) pair; cached re-queries are free. The
 evaluator also knows the task's optimum so that a run can report "evaluations until the best

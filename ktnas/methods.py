@@ -1,4 +1,4 @@
-"""The method registry: every row of the results tables is one entry here (docs/method.md §7).
+"""The method registry: every row of the results tables is one entry here (docs/reproduction.md §5).
 
 A method is either a transfer policy run in the multi-task loop (Algorithm 4; any space) or a
 single-task search run once per task on a tabular benchmark (the space's recipe must count queries).

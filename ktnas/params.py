@@ -1,4 +1,4 @@
-"""The hyper-parameter model: every search setting and its default, written once (docs/method.md §1.3).
+"""The hyper-parameter model: every search setting and its default, written once (docs/reproduction.md §1.3).
 
 Each search-space recipe names one of these classes as its parameter model. The config schema's
 method sections list exactly these fields (``tests/test_config.py`` fails when the two drift), the
@@ -18,7 +18,7 @@ P = TypeVar("P", bound="LoopParams")
 
 @dataclass(frozen=True)
 class LoopParams:
-    """The multi-task loop's settings, paper Table I (docs/method.md §1.3, §3.4)."""
+    """The multi-task loop's settings, paper Table I (docs/reproduction.md §1.3, §2.5)."""
 
     population_size: int = 10  # K
     n_transferred: int = 4  # M
@@ -45,7 +45,7 @@ class LoopParams:
 
     @property
     def n_elite(self) -> int:
-        """|E| = ⌊rK⌋, the elite a transferred cell's child must reach (docs/method.md §2.3)."""
+        """|E| = ⌊rK⌋, the elite a transferred cell's child must reach (docs/reproduction.md §2.1)."""
         return math.floor(self.elite_ratio * self.population_size)
 
     @classmethod
@@ -86,13 +86,13 @@ class BenchmarkParams(LoopParams):
 
 @dataclass(frozen=True)
 class SupernetSettings:
-    """The weight-sharing supernet of one DARTS task (docs/method.md §5.3, §5.5, §5.6); defaults are the
+    """The weight-sharing supernet of one DARTS task (docs/reproduction.md §3.3.3, §3.3.5, §3.3.6); defaults are the
     authors' CIFAR configuration."""
 
     channels: int = 20  # C (48 for MedMNIST)
     batch_size: int = 128
     val_batch_size: int = 1000
-    fitness_images: int = 2000  # V: fixed validation subset of the fitness (§5.6)
+    fitness_images: int = 2000  # V: fixed validation subset of the fitness (§3.3.6)
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = True
@@ -111,7 +111,7 @@ class SupernetSettings:
 
 @dataclass(frozen=True)
 class DartsParams(SupernetSettings, LoopParams):
-    """One weight-sharing search in the DARTS space: Table I's DARTS column (docs/method.md §5.2–§5.6)."""
+    """One weight-sharing search in the DARTS space: Table I's DARTS column (docs/reproduction.md §3.3.2–§3.3.6)."""
 
     population_size: int = 20  # K (40 for MedMNIST)
     generations: int = 200  # T, also the horizon of the cosine learning rate
@@ -119,7 +119,7 @@ class DartsParams(SupernetSettings, LoopParams):
     mutation_prob: float = 0.02  # p_m per gene
     parent_prob: float = 0.5  # a mini-batch trains a member of P ∪ TP with this probability, else of O
     reeval_parents: bool = True
-    supernet_test: bool = True  # §5.10 (a): test accuracy of the best with its saved supernet weights
+    supernet_test: bool = True  # §3.3.10 (a): test accuracy of the best with its saved supernet weights
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mutation_prob <= 1.0:
@@ -138,7 +138,7 @@ class DartsParams(SupernetSettings, LoopParams):
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how a run executes, not what it searches (docs/method.md §7.4).
+    """Where and how a run executes, not what it searches (docs/reproduction.md §6).
 
     These are set on the command line (``ktnas search``, ``ktnas darts-retrain``), or for the pipeline by a
     Snakemake profile or ``--config KEY=VALUE`` (top-level config keys of the same names), never by an
@@ -149,7 +149,7 @@ class Runtime:
     device: str | None = None  # torch device; None: CUDA when present, CPU otherwise
     data_root: str = "resources/data"  # where the DARTS-space datasets are downloaded
     max_train_batches: int | None = None  # cap on the mini-batches of a training epoch; None = all
-    max_eval_images: int | None = None  # cap on a full evaluation pass (§5.7 validation, §5.9 test)
+    max_eval_images: int | None = None  # cap on a full evaluation pass (§3.3.7 validation, §3.3.9 test)
     max_proxy_cells: int | None = None  # cap on the cells a proxy job scores (``ktnas proxies --limit``)
 
     def __post_init__(self) -> None:

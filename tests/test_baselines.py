@@ -1,5 +1,5 @@
 """Shared pieces of the WeakNAS, LaNAS and NSGA-NetV2 baselines: the whole-space encoding, the top-k
-ranking, and searches reproducible from their seed (docs/method.md §7.3)."""
+ranking, and searches reproducible from their seed (docs/reproduction.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NAS-Bench-201 benchmark stage: bundled table, CSV build, official-file conversion (docs/method.md §6.1)."""
+"""NAS-Bench-201 benchmark stage: bundled table, CSV build, official-file conversion (docs/reproduction.md §3.1)."""
 
 from __future__ import annotations
 

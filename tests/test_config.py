@@ -140,7 +140,7 @@ def test_retrain_schema_lists_exactly_the_retrain_config():
 
 
 def test_schema_lists_exactly_the_run_time_settings():
-    """The run-time settings (docs/method.md §7.4) are top-level config keys with the dataclass defaults,
+    """The run-time settings (docs/reproduction.md §6) are top-level config keys with the dataclass defaults,
     and appear nowhere among the experiment's hyper-parameters."""
     from ktnas.config import schema
     from ktnas.params import Runtime

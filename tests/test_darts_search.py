@@ -1,5 +1,5 @@
-"""DARTS cell space: weight-sharing multi-task search (docs/method.md §5.3-§5.7), retraining
-(§5.9), tables and the `darts` Snakemake target, on CPU: the generated ``synthetic`` tasks, and the
+"""DARTS cell space: weight-sharing multi-task search (docs/reproduction.md §3.3.3-§3.3.7), retraining
+(§3.3.9), tables and the `darts` Snakemake target, on CPU: the generated ``synthetic`` tasks, and the
 real-image ``digits`` group that config/test.yaml's smoke run uses."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ RETRAIN_TINY = {
     "eval_batch_size": 128,
     "cutout": 4,
 }
-#: run-time settings of the tiny runs (docs/method.md §7.4): the CPU, two mini-batches per epoch, 64 images
+#: run-time settings of the tiny runs (docs/reproduction.md §6): the CPU, two mini-batches per epoch, 64 images
 RUNTIME = Runtime(device="cpu", max_train_batches=2, max_eval_images=64)
 RUNTIME_FLAGS = ["--device", "cpu", "--max-train-batches", "2", "--max-eval-images", "64"]
 SYNTHETIC = "synthetic,synthetic_b"
@@ -189,7 +189,7 @@ def test_second_synthetic_task_is_another_dataset(tmp_path):
     assert torch.equal(load_splits("synthetic_b").train.images, b.train.images)
 
 
-# -- search (docs/method.md §3.4 with §5.5-§5.7) --------------------------------------------------------------------
+# -- search (docs/reproduction.md §2.5 with §3.3.5-§3.3.7) --------------------------------------------------------------------
 
 
 def test_two_task_ktnas_search_finds_valid_genotypes(searched):
@@ -198,12 +198,12 @@ def test_two_task_ktnas_search_finds_valid_genotypes(searched):
     assert [t["task"] for t in res["tasks"]] == ["synthetic", "synthetic_b"]
     assert res["gpu_days"] == pytest.approx(res["search_seconds"] / 86400) and res["gpu_days"] > 0
     assert res["device"] == "cpu" and res["device_name"].startswith("cpu") and res["images_per_s"] > 0
-    # docs/method.md §7.4: the run-time settings are recorded beside the hyper-parameters, not among them
+    # docs/reproduction.md §6: the run-time settings are recorded beside the hyper-parameters, not among them
     assert res["runtime"] == RUNTIME.record() and not set(res["params"]) & {"device", "max_train_batches"}
     for t in res["tasks"]:
         assert SPACE.canonical(t["best_arch"]) == t["best_arch"]
         assert len(t["trace"]) == len(t["history"]) == TINY["generations"]
-        # §5.7: the reported architecture is the population best with the highest full-validation accuracy
+        # §3.3.7: the reported architecture is the population best with the highest full-validation accuracy
         full = [h["full_val_acc"] for h in t["history"]]
         assert 0.0 <= t["best_val_acc"] == max(full) <= 100.0
         assert t["best_generation"] == full.index(max(full))
@@ -217,7 +217,7 @@ def test_two_task_ktnas_search_finds_valid_genotypes(searched):
 
 def test_a_result_is_kept_only_under_the_same_run_time_settings(searched, tmp_path):
     """A batched job keeps a finished seed only if the caps and device match: a smoke result capped at two
-    mini-batches per epoch is never taken for a full run (docs/method.md §7.4)."""
+    mini-batches per epoch is never taken for a full run (docs/reproduction.md §6)."""
     from ktnas.search.checkpoint import Checkpointer
 
     out, res = searched
@@ -306,7 +306,7 @@ def test_sigkill_mid_search_then_resume_matches_uninterrupted(tmp_path, embeddin
     assert not ckpt.exists()
 
 
-# -- retraining (§5.9) and tables ---------------------------------------------------------------------------
+# -- retraining (§3.3.9) and tables ---------------------------------------------------------------------------
 
 
 def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):

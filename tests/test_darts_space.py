@@ -1,4 +1,4 @@
-"""DARTS cell space (docs/method.md §5.1–§5.2, tokens §4.3, Appendix A genotypes)."""
+"""DARTS cell space (docs/reproduction.md §3.3.1–§3.3.2, tokens §2.6, Appendix A genotypes)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ktnas.spaces.darts import (
 SPACE = DartsSpace()
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
-# docs/method.md Appendix A (retraining convention: input 0 = older), [(op, input)] for nodes 2..6
+# docs/reproduction.md Appendix A (retraining convention: input 0 = older), [(op, input)] for nodes 2..6
 KT_C10 = {
     "normal": [("Identity", 1), ("AVG", 1), ("MAX", 1), ("DW3", 1), ("DW3", 1), ("DC7", 2), ("DC5", 0), ("MAX", 4), ("DW3", 0), ("DW7", 4)],
     "normal_concat": [3, 5, 6],
@@ -188,7 +188,7 @@ def test_vocabulary_and_tokens() -> None:
     rng = np.random.default_rng(3)
     for _ in range(50):
         toks = SPACE.tokens(SPACE.sample(rng))
-        assert [len(t) for t in toks] == [10, 10]  # 20 tokens per architecture (§4.3)
+        assert [len(t) for t in toks] == [10, 10]  # 20 tokens per architecture (§2.6)
         assert set(toks[0]) <= set(vocab[0]) and set(toks[1]) <= set(vocab[1])
     assert SPACE.token(0, 4, 3, 8) == "reduce|n4|in3|Avg3x3"
 

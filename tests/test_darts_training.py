@@ -1,5 +1,5 @@
-"""DARTS-space training: eval network (§5.9, Appendix A), supernet (§5.3), data (§5.8), search task
-(§5.5–§5.7) and retraining. Tiny channel counts on the generated ``synthetic`` dataset; never downloads."""
+"""DARTS-space training: eval network (§3.3.9, Appendix A), supernet (§3.3.3), data (§3.3.8), search task
+(§3.3.5–§3.3.7) and retraining. Tiny channel counts on the generated ``synthetic`` dataset; never downloads."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from ktnas.training.supernet import Supernet
 
 SPACE = DartsSpace()
 
-# docs/method.md Appendix A, retraining convention (input 0 = older)
+# docs/reproduction.md Appendix A, retraining convention (input 0 = older)
 KT_C10 = (
     [("Identity", 1), ("AVG", 1), ("MAX", 1), ("DW3", 1), ("DW3", 1), ("DC7", 2), ("DC5", 0), ("MAX", 4), ("DW3", 0), ("DW7", 4)],
     [("MAX", 1), ("DC7", 1), ("Identity", 0), ("DC5", 1), ("DW5", 0), ("AVG", 0), ("AVG", 4), ("MAX", 3), ("DC3", 3), ("MAX", 0)],
@@ -59,7 +59,7 @@ def _archs(n: int, seed: int = 0) -> list[str]:
     return [SPACE.sample(rng) for _ in range(n)]
 
 
-# -- retraining network (§5.9) ---------------------------------------------------------------------------
+# -- retraining network (§3.3.9) ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_eval_network_forward_backward(size: int) -> None:
     assert aux is None
 
 
-# -- supernet (§5.3) -------------------------------------------------------------------------------------
+# -- supernet (§3.3.3) -------------------------------------------------------------------------------------
 
 
 def test_supernet_forward_backward_only_active_params_get_grads() -> None:
@@ -170,7 +170,7 @@ def test_supernet_init_is_seeded_and_leaves_global_rng_alone() -> None:
     assert not torch.equal(a.stem[0].weight, c.stem[0].weight)
 
 
-# -- data (§5.8) -----------------------------------------------------------------------------------------
+# -- data (§3.3.8) -----------------------------------------------------------------------------------------
 
 
 def test_cifar_validation_split_every_fifth_per_class() -> None:
@@ -199,7 +199,7 @@ def digits():
 def test_digits_load_offline_with_disjoint_deterministic_splits(
     digits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """scikit-learn's bundled digits (§5.8): no download, 1×16×16 uint8, 10 classes, seeded stratified split."""
+    """scikit-learn's bundled digits (§3.3.8): no download, 1×16×16 uint8, 10 classes, seeded stratified split."""
     import socket
 
     def no_network(*args, **kwargs):
@@ -367,12 +367,12 @@ def test_medmnist_npz_is_read_without_pickle(tmp_path: Path) -> None:
     assert x.shape == (4, 3, 28, 28)
 
 
-# -- search task (§5.5–§5.7) -----------------------------------------------------------------------------
+# -- search task (§3.3.5–§3.3.7) -----------------------------------------------------------------------------
 
 TINY = SearchConfig(
     channels=4, batch_size=32, val_batch_size=64, fitness_images=64, generations=4, drop_path_start=1
 )  # fmt: skip
-CPU = Runtime(device="cpu", max_train_batches=3, max_eval_images=96)  # run-time settings, docs/method.md §7.4
+CPU = Runtime(device="cpu", max_train_batches=3, max_eval_images=96)  # run-time settings, docs/reproduction.md §6
 
 
 def test_cosine_lr_formula() -> None:
@@ -438,7 +438,7 @@ def test_search_task_rejects_a_foreign_checkpoint(synthetic, tmp_path: Path) -> 
         uncapped.load(tmp_path / "t.pt")
 
 
-# -- retraining (§5.9) -------------------------------------------------------------------------------------
+# -- retraining (§3.3.9) -------------------------------------------------------------------------------------
 
 RETRAIN_TINY = RetrainConfig(epochs=2, channels=4, layers=3, batch_size=32, eval_batch_size=128, cutout=4)
 RETRAIN_CPU = Runtime(device="cpu", max_train_batches=2, max_eval_images=64)
@@ -466,7 +466,7 @@ def test_retrain_resume_equals_uninterrupted(synthetic, tmp_path: Path) -> None:
 
 
 def test_search_and_retrain_steps_on_the_digits(digits) -> None:
-    """A tiny supernet epoch, fitness and a retraining on real images (§5.5–§5.9)."""
+    """A tiny supernet epoch, fitness and a retraining on real images (§3.3.5–§3.3.9)."""
     archs = _archs(2, seed=8)
     task = WeightSharingTask(digits, TINY, CPU)
     stats = task.train_epoch(archs, 0)

@@ -1,9 +1,9 @@
-"""Architecture embedding (docs/method.md §4.3): acceptance properties 1–7 on every space, encoders, Parquet I/O.
+"""Architecture embedding (docs/reproduction.md §2.6): acceptance properties 1–7 on every space, encoders, Parquet I/O.
 
 The node2vec tables here use a small corpus and dimension (``SMALL``) so the file stays fast; the
 default configuration is exercised by the slow test at the end (its cost: scripts/bench.py).
 
-Two adaptations of the §4.3 protocol, both needed by the 6-gene cell spaces, applied to every space:
+Two adaptations of the §2.6 protocol, both needed by the 6-gene cell spaces, applied to every space:
 * a "k-edit mutant" changes k *distinct* genes to other values (so the edit distance is exactly k); the
   cell spaces have 6 genes, so there k ∈ {1..6} instead of {1, 2, 3, 5, 8, 12};
 * in the nearest-neighbour trial the 50 random distractors are at edit distance ≥ 2 from ``a``: in

@@ -1,4 +1,4 @@
-"""The GCN predictor (docs/method.md §6.2.3): the fast path gives the floats of the reference model
+"""The GCN predictor (docs/reproduction.md §3.2.2): the fast path gives the floats of the reference model
 (:class:`~ktnas.predictors.gcn.GCN` trained by autograd and ``torch.optim.Adam``) on every shape the
 searches use, predictors fitted together equal lone fits, and shared cell encodings change nothing."""
 

@@ -1,4 +1,4 @@
-"""Learned encoders arch2vec and CATE (docs/method.md §4.3.1): pre-training works, determinism, state, tables.
+"""Learned encoders arch2vec and CATE (docs/reproduction.md §2.7): pre-training works, determinism, state, tables.
 
 Pre-training runs on small restricted spaces (a few hundred to 1,500 NAS-Bench-201 cells) with few
 epochs so that every test takes seconds; the default configuration on the full spaces is exercised by

@@ -1,5 +1,5 @@
 """A fourth space plugs in as one recipe and one registry entry (plus its tables and their registry entry):
-the loop, the runner, the CLI and the table command serve it unchanged (docs/method.md §3.4)."""
+the loop, the runner, the CLI and the table command serve it unchanged (docs/reproduction.md §2.5)."""
 
 from __future__ import annotations
 

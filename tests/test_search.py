@@ -1,4 +1,4 @@
-"""Evaluator counting, single-task baselines and the multi-task loop (Algorithm 4, docs/method.md §3.4)."""
+"""Evaluator counting, single-task baselines and the multi-task loop (Algorithm 4, docs/reproduction.md §2.5)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def test_nb201_index_roundtrip_over_the_whole_space():
     archs = NB201.all_archs()
     assert len(archs) == len(set(archs)) == 15625
     assert all(NB201.index(a) == i for i, a in enumerate(archs))
-    # the known optima of the official benchmark (docs/method.md §6.1)
+    # the known optima of the official benchmark (docs/reproduction.md §3.1)
     assert NB201.from_index(6111) == (
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
     )

@@ -1,5 +1,5 @@
 """TransNAS-Bench-101 micro: bundled table, NASLib mapping evidence, official conversion, restricted
-space, GCN predictor and the Kendall-τ figure (docs/method.md §6.2, Fig. 2)."""
+space, GCN predictor and the Kendall-τ figure (docs/reproduction.md §3.2, Fig. 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Algorithms 1–3 (docs/method.md §3): HTS window, transfer rank, selection — incl. the worked example of Fig. 4."""
+"""Algorithms 1–3 (docs/reproduction.md §2): HTS window, transfer rank, selection — incl. the worked example of Fig. 4."""
 
 from __future__ import annotations
 

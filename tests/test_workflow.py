@@ -108,7 +108,7 @@ def test_proxy_stage_runs_in_chunks_and_merges(tmp_path):
         yaml.safe_dump(
             {
                 "proxies": {"source": "compute", "proxies": ["synflow"], "chunks": 2},
-                "max_proxy_cells": 2,  # a run-time setting (docs/method.md §7.4)
+                "max_proxy_cells": 2,  # a run-time setting (docs/reproduction.md §6)
                 "nb201": {"tasks": ["cifar10", "imagenet16"], "seeds": 1, "methods": {"rs": {}, "zero": {}}},
                 "trans101": {"methods": {}},
             }

@@ -1,4 +1,4 @@
-"""The single-task comparison methods of Tables II and III, one module per method (docs/method.md §7.3).
+"""The single-task comparison methods of Tables II and III, one module per method (docs/reproduction.md §4).
 
 Each runs once per task on a tabular benchmark whose problem counts queries
 (:class:`~ktnas.evaluator.BenchmarkProblem`), and is registered by ``module:function`` in

@@ -1,5 +1,5 @@
 """``rea`` and ``zero``: regularized (aging) evolution, classic or with a zero-cost warm-up and
-pre-screen ("Zero" in paper Table II; docs/method.md §6.1.3 (D32), §6.1.4)."""
+pre-screen ("Zero" in paper Table II; docs/reproduction.md §3.1.2 (D32), §3.1.3)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def aging_evolution(
 ) -> TaskResult:
     """Regularized evolution (Real et al. 2019): tournament parent, one-edge mutation, the oldest dies.
 
-    Without ``proxy`` this is the classic algorithm (docs/method.md §6.1.4): a random initial population,
+    Without ``proxy`` this is the classic algorithm (docs/reproduction.md §3.1.3): a random initial population,
     and every child is kept, whether or not it was queried before; a re-query costs nothing but the child
     still ages the population. With ``proxy`` (method ``zero``), the initial population is the proxy's
     top-K of ``warmup`` random cells and each step queries the best-by-proxy of ``n_candidates`` mutants
@@ -104,7 +104,7 @@ def run_zero(
     hp: BenchmarkParams,
     ctx: TaskContext,
 ) -> TaskResult:
-    """``zero``: REA with the zero-cost warm-up and pre-screen of docs/method.md §6.1.3 (D32)."""
+    """``zero``: REA with the zero-cost warm-up and pre-screen of docs/reproduction.md §3.1.2 (D32)."""
     proxy = ctx.proxy(problem.name, hp.proxy)
     return aging_evolution(
         space, problem, rng, hp.population_size, hp.tournament_size, proxy, hp.n_candidates, hp.warmup,

@@ -68,7 +68,7 @@ class _MLP:
         self.biases: list[np.ndarray] = []
 
     def fit(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> _MLP:
-        """Full-batch Adam on the squared error (docs/method.md §7.3). Every parameter lives in one flat
+        """Full-batch Adam on the squared error (docs/reproduction.md §4). Every parameter lives in one flat
         buffer (weights, then biases, layer by layer) so that an Adam step is a dozen whole-buffer numpy
         operations; each element sees the same operations in the same order as a per-layer update, so
         the result is bit-identical to it, only cheaper."""

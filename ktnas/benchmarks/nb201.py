@@ -1,4 +1,4 @@
-"""NAS-Bench-201 benchmark table (Dong & Yang, ICLR 2020; docs/method.md §6.1): tasks cifar10, cifar100, imagenet16.
+"""NAS-Bench-201 benchmark table (Dong & Yang, ICLR 2020; docs/reproduction.md §3.1): tasks cifar10, cifar100, imagenet16.
 
 One row per cell in the official benchmark order (column ``index``), keyed by the canonical cell string
 (``arch``). Per task ``t`` the columns are
@@ -170,7 +170,7 @@ def build_from_csv(data_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Build the NB201 table (:data:`SCHEMA`, official index order) from the three public CSV exports.
 
     ``data_dir`` is the folder holding them (DATA.md). Every input is checked against its sha256, and every
-    row's cell string against :meth:`NB201Space.from_index` (docs/method.md §6.1).
+    row's cell string against :meth:`NB201Space.from_index` (docs/reproduction.md §3.1).
     """
     folder = Path(data_dir)
     frames = {name: _verified_csv(folder, name) for name in CSV_SOURCES}
@@ -237,7 +237,7 @@ def _to_schema(table: pd.DataFrame, *, strict: bool) -> pd.DataFrame:
 
 # -- converting the official benchmark file ----------------------------------------------------------------
 def convert_official(path: str | os.PathLike[str], *, require_complete: bool = True) -> pd.DataFrame:
-    """Convert the official NAS-Bench-201 file into the :data:`SCHEMA` table (docs/method.md §6.1).
+    """Convert the official NAS-Bench-201 file into the :data:`SCHEMA` table (docs/reproduction.md §3.1).
 
     ``path``: ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth`` (read with the
     ``nas-bench-201`` package), or the NATS-Bench topology file ``NATS-tss-v1_0-3ffb9-simple`` (folder) /

@@ -1,4 +1,4 @@
-"""TransNAS-Bench-101 micro benchmark (Duan et al., CVPR 2021; docs/method.md §6.2).
+"""TransNAS-Bench-101 micro benchmark (Duan et al., CVPR 2021; docs/reproduction.md §3.2).
 
 The bundled table ``data/trans101.parquet`` holds the 711 micro cells (of 4,096) for which NASLib's
 zero-cost benchmark file records the validation metric of all 7 tasks plus 11 zero-cost proxy scores.
@@ -165,7 +165,7 @@ def _sha256(path: Path) -> str:
 
 
 def build_from_naslib_json(path: str | os.PathLike[str], check_sha256: bool = True) -> pd.DataFrame:
-    """One row per architecture from NASLib's ``zc_transbench101_micro.json`` (docs/method.md §6.2).
+    """One row per architecture from NASLib's ``zc_transbench101_micro.json`` (docs/reproduction.md §3.2).
 
     ``check_sha256`` compares against the file documented in the data README (the 711-cell subset).
     """
@@ -316,7 +316,7 @@ def _searchable() -> tuple[str, ...]:
 
 
 def searchable_archs() -> list[str]:
-    """Sorted archs of the bundled table: by default the search only samples these (docs/method.md §6.2)."""
+    """Sorted archs of the bundled table: by default the search only samples these (docs/reproduction.md §3.2)."""
     return list(_searchable())
 
 

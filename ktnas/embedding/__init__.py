@@ -1,9 +1,9 @@
-"""Architecture embeddings and distances (docs/method.md §4.3).
+"""Architecture embeddings and distances (docs/reproduction.md §2.6).
 
 ``build_embedding(space, method, dim, seed)`` fits an encoder once per (space, seed, config) and returns
 an :class:`EmbeddingTable`; ``table.distances(A, B)`` is the |A|×|B| matrix 1 − cos. The encoders
 (:data:`ENCODERS`) are node2vec (default), onehot (the exact token-count oracle), path, and the
-pre-trained networks arch2vec and cate (§4.3.1; torch is imported only when one of them is used).
+pre-trained networks arch2vec and cate (§2.7; torch is imported only when one of them is used).
 """
 
 from __future__ import annotations

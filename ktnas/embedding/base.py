@@ -1,4 +1,4 @@
-"""The encoder protocol shared by every architecture encoder (docs/method.md §4.3).
+"""The encoder protocol shared by every architecture encoder (docs/reproduction.md §2.6).
 
 Every encoder maps a canonical architecture to one float32 vector built the same way: a raw vector per
 cell, each L2-normalised (unless the encoder normalises globally), concatenated over the cells and

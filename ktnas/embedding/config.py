@@ -1,4 +1,4 @@
-"""Hyper-parameters of an architecture embedding (docs/method.md §4.3), one frozen record per table."""
+"""Hyper-parameters of an architecture embedding (docs/reproduction.md §2.6), one frozen record per table."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    """Everything that determines an embedding table besides the space and the seed (docs/method.md §4.3).
+    """Everything that determines an embedding table besides the space and the seed (docs/reproduction.md §2.6).
 
     ``method`` picks the encoder (``node2vec`` | ``onehot`` | ``path`` | ``arch2vec`` | ``cate``). ``dim``
     is the length of an architecture vector for the encoders that have a free dimension (node2vec; the
     hashed path encoding of infinite spaces); it is split evenly over the space's cells (DARTS:
     2 × dim/2). The learned encoders arch2vec and cate have fixed sizes (module constants of
-    :mod:`ktnas.embedding.learned`, docs/method.md §4.3.1) and use only ``corpus_size``: the number of
+    :mod:`ktnas.embedding.learned`, docs/reproduction.md §2.7) and use only ``corpus_size``: the number of
     seeded architectures they are pre-trained on in a space that cannot be enumerated (DARTS; enumerable
     spaces are used whole). The remaining fields are node2vec's: the corpus (``corpus_size``
     architectures drawn with the seed, or the whole space when it is no larger), the walks

@@ -1,4 +1,4 @@
-"""Architecture encoders (docs/method.md §4.3 and the Table VIII-style ablation): node2vec, one-hot, path,
+"""Architecture encoders (docs/reproduction.md §2.6 and the Table VIII-style ablation): node2vec, one-hot, path,
 arch2vec and CATE, and their registry :data:`ENCODERS`.
 
 Every encoder maps a canonical architecture to one float32 vector built the same way
@@ -11,14 +11,14 @@ never on which other architectures are embedded with it, so new architectures ca
   op-as-vertex graphs of a corpus of architectures (one disjoint-union graph, walked as undirected),
   vertex ids replaced by their position-aware tokens, then gensim skip-gram. An architecture is the
   per-cell sum (equivalently mean) of its tokens' vectors.
-* ``onehot`` — the exact token-count vector (the oracle of §4.3): the identity matrix as token table,
+* ``onehot`` — the exact token-count vector (the oracle of §2.6): the identity matrix as token table,
   normalised once over all cells so that the distance is exactly 1 − cos of the count vectors.
 * ``path`` — counts of input→output paths labelled by their op sequences (White et al., "BANANAS",
   path encoding), per cell. Enumerable spaces use the exact path vocabulary of the whole space;
   infinite spaces (DARTS) hash each path label into ``dim / n_cells`` buckets per cell.
 * ``arch2vec`` and ``cate`` — networks pre-trained without labels on the space's cell graphs (a
   variational graph autoencoder; a transformer trained by masked-op prediction on pairs of architectures
-  of similar computation), defined in :mod:`ktnas.embedding.learned` (docs/method.md §4.3.1). Their
+  of similar computation), defined in :mod:`ktnas.embedding.learned` (docs/reproduction.md §2.7). Their
   vector length is fixed by the network (16 and 64 per cell); ``dim`` is not used.
 """
 
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 # -- token-table encoders ------------------------------------------------------------------------------
 class TokenEncoder(Encoder):
-    """Architecture = per-cell sum of token vectors (docs/method.md §4.3); subclasses supply the token tables."""
+    """Architecture = per-cell sum of token vectors (docs/reproduction.md §2.6); subclasses supply the token tables."""
 
     def __init__(self, space: SearchSpace, config: EmbeddingConfig, tables: Sequence[np.ndarray]) -> None:
         super().__init__(space, config)
@@ -84,7 +84,7 @@ class TokenEncoder(Encoder):
 
 
 class OneHotEncoder(TokenEncoder):
-    """Exact token counts (docs/method.md §4.3 oracle): the identity as token table; ``dim`` is the vocabulary size.
+    """Exact token counts (docs/reproduction.md §2.6 oracle): the identity as token table; ``dim`` is the vocabulary size.
 
     The whole count vector is normalised at once, so the distance is exactly 1 − cos of the token-count
     vectors (per-cell normalisation would weigh a cell holding a repeated token differently).
@@ -132,7 +132,7 @@ def _union_graph(space: SearchSpace, archs: Sequence[str], progress: bool) -> tu
 
 
 class Node2VecEncoder(TokenEncoder):
-    """node2vec token table (docs/method.md §4.3): ``node2vec`` package walks + gensim skip-gram, 1 worker."""
+    """node2vec token table (docs/reproduction.md §2.6): ``node2vec`` package walks + gensim skip-gram, 1 worker."""
 
     name = "node2vec"
     description = "node2vec walks over op graphs + skip-gram token vectors"
@@ -224,7 +224,7 @@ class Node2VecEncoder(TokenEncoder):
 
 # -- path encoding -------------------------------------------------------------------------------------
 def arch_paths(space: SearchSpace, arch: str) -> list[list[str]]:
-    """Input→output path labels per cell, ``"<input token>:<op>><op>…"`` (docs/method.md §4.3 path ablation).
+    """Input→output path labels per cell, ``"<input token>:<op>><op>…"`` (docs/reproduction.md §2.6 path ablation).
 
     Paths are read off the op-as-vertex DAG of :meth:`SearchSpace.to_graph`: every path from a source
     vertex (a cell input) to a sink (the cell output), keeping the ops of the op vertices along it (op

@@ -1,4 +1,4 @@
-"""Learned architecture encoders (docs/method.md §4.3.1): arch2vec and CATE, pre-trained in torch.
+"""Learned architecture encoders (docs/reproduction.md §2.7): arch2vec and CATE, pre-trained in torch.
 
 Both read the cell graphs of :meth:`SearchSpace.to_graph` (op-as-vertex DAGs, one per cell) through
 :func:`cell_graphs`: vertices in a fixed topological order, each labelled by its op (op vertices) or its
@@ -54,7 +54,7 @@ NONPARAMETRIC_OPS: frozenset[str] = frozenset(
     {"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3", "Identity", "Max3x3", "Avg3x3"}
 )
 
-# -- arch2vec sizes (docs/method.md §4.3.1) ---------------------------------------------------------------
+# -- arch2vec sizes (docs/reproduction.md §2.7) ---------------------------------------------------------------
 #: GIN layers, width of their MLPs, latent size per vertex (= the per-cell block of an architecture)
 ARCH2VEC_LAYERS = 4
 ARCH2VEC_HIDDEN = 128
@@ -65,7 +65,7 @@ ARCH2VEC_BATCH = 64
 ARCH2VEC_LR = 2e-3
 ARCH2VEC_KL_WEIGHT = 5e-3
 
-# -- CATE sizes (docs/method.md §4.3.1) --------------------------------------------------------------------
+# -- CATE sizes (docs/reproduction.md §2.7) --------------------------------------------------------------------
 #: transformer width (= the per-cell block), heads, feed-forward width, layers of the architecture
 #: encoder and of the cross-attention encoder over a pair
 CATE_D_MODEL = 64
@@ -302,7 +302,7 @@ def _nets() -> SimpleNamespace:
             adj_t = adj.transpose(-1, -2)
             for layer, mlp in enumerate(self.mlps):
                 own = (1 + self.eps[layer]) * h
-                # predecessors and successors summed separately: direction matters (docs/method.md §4.3.1)
+                # predecessors and successors summed separately: direction matters (docs/reproduction.md §2.7)
                 h = F.relu(mlp(torch.cat([own + adj_t @ h, own + adj @ h], dim=-1)))
             return self.mu(h), self.logvar(h)
 
@@ -496,7 +496,7 @@ def _mean_pool(h: Any, valid: Any) -> Any:
 
 # -- arch2vec ------------------------------------------------------------------------------------------
 class Arch2VecEncoder(_TorchEncoder):
-    """arch2vec (Yan et al., NeurIPS 2020): a variational graph autoencoder (docs/method.md §4.3.1).
+    """arch2vec (Yan et al., NeurIPS 2020): a variational graph autoencoder (docs/reproduction.md §2.7).
 
     A per-cell block is the posterior mean of the vertices, averaged over the cell; its length is
     :data:`ARCH2VEC_LATENT` (``dim`` is not used).
@@ -671,7 +671,7 @@ def _pairs(proxy: np.ndarray, rng: np.random.Generator, partners: int, window: i
 
 class CateEncoder(_TorchEncoder):
     """CATE (Yan et al., ICML 2021): a transformer pre-trained by masked-op prediction on pairs of
-    architectures of similar computation (docs/method.md §4.3.1).
+    architectures of similar computation (docs/reproduction.md §2.7).
 
     A per-cell block is the architecture encoder's output averaged over the cell's vertices; its length
     is :data:`CATE_D_MODEL` (``dim`` is not used). The computation proxy that pairs architectures is the

@@ -1,4 +1,4 @@
-"""The embedding table of a search space (docs/method.md §4.3 "Storage"): canonical key → row of a float32
+"""The embedding table of a search space (docs/reproduction.md §2.6 "Storage"): canonical key → row of a float32
 L2-normalised matrix, with the distance dist(a, b) = 1 − cos(e(a), e(b)) as one matrix product."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _space(space: str | SearchSpace) -> SearchSpace:
 
 
 class EmbeddingTable:
-    """Architecture vectors of one space in one coordinate system (docs/method.md §4.3).
+    """Architecture vectors of one space in one coordinate system (docs/reproduction.md §2.6).
 
     Rows are keyed by canonical architecture strings. :meth:`vectors` and :meth:`distances` accept any
     valid spelling of an architecture; an architecture not in the table is embedded on demand by the
@@ -167,7 +167,7 @@ class EmbeddingTable:
         return self._buffer[rows]
 
     def distances(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
-        """The |a|×|b| matrix 1 − cos(e(a_i), e(b_j)), clipped to [0, 2] (docs/method.md §4.1/§4.3)."""
+        """The |a|×|b| matrix 1 − cos(e(a_i), e(b_j)), clipped to [0, 2] (docs/reproduction.md §2.6)."""
         va = self.vectors(a).astype(np.float64)
         vb = self.vectors(b).astype(np.float64)
         d = 1.0 - va @ vb.T
@@ -250,7 +250,7 @@ def build_embedding(
     progress: bool = True,
     **options: Any,
 ) -> EmbeddingTable:
-    """Fit ``method``'s encoder on ``space`` and embed ``archs`` (docs/method.md §4.3).
+    """Fit ``method``'s encoder on ``space`` and embed ``archs`` (docs/reproduction.md §2.6).
 
     ``archs`` defaults to the whole space when it is enumerable (NB201: 15,625 rows; TransNAS micro:
     4,096) and to no rows otherwise (DARTS: rows are embedded on demand). ``options`` are the other

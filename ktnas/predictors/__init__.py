@@ -1,1 +1,1 @@
-"""Performance predictors used by low-fidelity searches (docs/method.md §6.2); torch is imported per module."""
+"""Performance predictors used by low-fidelity searches (docs/reproduction.md §3.2); torch is imported per module."""

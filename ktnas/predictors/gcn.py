@@ -1,5 +1,5 @@
 """GCN neural predictor (Wen et al., ECCV 2020) for the Trans101 low-fidelity search and the ``gcn``
-baseline (docs/method.md §6.2.3, D37).
+baseline (docs/reproduction.md §3.2.2, D37).
 
 The model is :class:`GCN`, a plain ``torch.nn.Module``: three graph-convolution layers (hidden 64) over
 the op-as-vertex graph of a cell (``CellSpace.adjacency_ops``: adjacency plus one-hot ops), propagating
@@ -147,7 +147,7 @@ class Readout(torch.nn.Module):
 
 
 class GCN(torch.nn.Module):
-    """The GCN predictor's model (docs/method.md §6.2.3): ``layers`` :class:`GraphConv` layers, then a
+    """The GCN predictor's model (docs/reproduction.md §3.2.2): ``layers`` :class:`GraphConv` layers, then a
     :class:`Readout`. Glorot-uniform weights drawn from ``generator`` layer by layer, zero biases.
 
     ``forward(adj, x)``: ``adj`` (B, V, 2V) propagation matrices and ``x`` (B, V, F) one-hot ops, as
@@ -182,14 +182,14 @@ def train_reference(
 
 
 class GCNPredictor:
-    """Per-task GCN predictor: ``fit(archs, y)`` then ``predict(archs)`` (docs/method.md §6.2.3, D37).
+    """Per-task GCN predictor: ``fit(archs, y)`` then ``predict(archs)`` (docs/reproduction.md §3.2.2, D37).
 
     ``seed`` makes every fit reproducible: an ``int`` seeds a fresh generator at each fit (same data →
     same model); a ``torch.Generator`` or ``numpy.random.Generator`` is advanced, so successive fits
     differ but a whole run stays reproducible. After a fit, :attr:`model` is the trained :class:`GCN`.
 
     ``device`` (e.g. ``"cuda"``) trains and predicts there, initial weights still drawn on the CPU. The
-    searches keep the CPU (docs/method.md §6.2.3): their results must not depend on the machine, and on a
+    searches keep the CPU (docs/reproduction.md §3.2.2): their results must not depend on the machine, and on a
     GPU the floats differ in the last bits.
     """
 

@@ -1,4 +1,4 @@
-"""Zero-cost proxies of NAS-Bench-201 cells (docs/method.md §6.1.3), computed by ktnas itself.
+"""Zero-cost proxies of NAS-Bench-201 cells (docs/reproduction.md §3.1.2), computed by ktnas itself.
 
 The torch-free helpers (proxy names, chunking, merging, the bundled table) import eagerly; the
 torch-based ones (:func:`compute_proxies`, the network) load on first use.

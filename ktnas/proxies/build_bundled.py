@@ -1,4 +1,4 @@
-"""Build the bundled NB201 proxy table ``ktnas/benchmarks/data/nb201_proxies.parquet`` (docs/method.md §6.1.3).
+"""Build the bundled NB201 proxy table ``ktnas/benchmarks/data/nb201_proxies.parquet`` (docs/reproduction.md §3.1.2).
 
 Contents (long format, one row per (arch, dataset), 3 × 15,625 rows, sorted by dataset then NB201 index):
 ``arch``, ``dataset`` (cifar10 / cifar100 / imagenet16), ``synflow`` (every cell), ``nwot``, ``snip``,

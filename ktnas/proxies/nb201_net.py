@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 network (Dong & Yang, ICLR 2020) in torch, built from a canonical cell string (docs/method.md §6.1).
+"""The NAS-Bench-201 network (Dong & Yang, ICLR 2020) in torch, built from a canonical cell string (docs/reproduction.md §3.1).
 
 Macro skeleton of the benchmark's ``TinyNetwork`` (C=16, N=5): stem 3×3 conv + BN; three stages of 5
 identical cells with 16/32/64 channels, separated by ResNet basic blocks of stride 2; BN + ReLU; global

@@ -1,4 +1,4 @@
-"""Zero-cost proxies of NAS-Bench-201 cells at initialisation (docs/method.md §6.1.3).
+"""Zero-cost proxies of NAS-Bench-201 cells at initialisation (docs/reproduction.md §3.1.2).
 
 - ``synflow`` (Tanaka et al. 2020, as scored by Abdelfattah et al. 2021): the network without BatchNorm,
   float64, every parameter replaced by its absolute value, input one all-ones image; score
@@ -184,7 +184,7 @@ def compute_proxies(
     progress: bool = True,
     threads: int | None = 1,
 ) -> pd.DataFrame:
-    """Zero-cost proxies of NB201 cells (docs/method.md §6.1.3): columns arch, dataset, one per proxy.
+    """Zero-cost proxies of NB201 cells (docs/reproduction.md §3.1.2): columns arch, dataset, one per proxy.
 
     ``proxies`` from ``synflow``, ``nwot`` (alias ``jacov``), ``snip``, ``grad_norm``; columns carry the
     canonical names. Non-finite scores are NaN. ``threads`` fixes torch's CPU thread count for the call

@@ -1,4 +1,4 @@
-"""Proxy tables without torch: proxy names, chunking, merging chunk files, the bundled table (docs/method.md §6.1.3).
+"""Proxy tables without torch: proxy names, chunking, merging chunk files, the bundled table (docs/reproduction.md §3.1.2).
 
 A proxy table is long: one row per (architecture, dataset), columns ``arch``, ``dataset`` and one float64
 column per proxy; NaN marks a score that was non-finite (ranked last by a search) or not computed.
@@ -16,7 +16,7 @@ import pandas as pd
 
 from ktnas._io import KtnasError, read_parquet
 
-#: proxies ktnas computes; ``nwot`` is the NASWOT score (Mellor et al. 2021), the "jacov" slot of docs/method.md §6.1
+#: proxies ktnas computes; ``nwot`` is the NASWOT score (Mellor et al. 2021), the "jacov" slot of docs/reproduction.md §3.1
 PROXIES: tuple[str, ...] = ("synflow", "nwot", "snip", "grad_norm")
 #: proxies that need a batch of inputs (all others are data-free)
 BATCH_PROXIES: tuple[str, ...] = ("nwot", "snip", "grad_norm")

@@ -1,4 +1,4 @@
-"""Search-space recipes, one module each, found by name (docs/method.md §6, §5).
+"""Search-space recipes, one module each, found by name (docs/reproduction.md §3).
 
 Adding a space means one recipe module (a :class:`~ktnas.recipes.base.Recipe` subclass) and one line
 here, plus its tables (:mod:`ktnas.report.spaces`); the plan, the runner and the CLI read only the

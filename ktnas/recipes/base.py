@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class SearchPaths:
     """Where a run reads its inputs and keeps its checkpoint (None = the bundled or default file), and the
-    run-time settings it executes with (device, data folder, smoke-run caps; docs/method.md §7.4)."""
+    run-time settings it executes with (device, data folder, smoke-run caps; docs/reproduction.md §6)."""
 
     benchmark: str | Path | None = None
     embedding: str | Path | None = None
@@ -65,7 +65,7 @@ class Recipe(ABC):
     default_target: ClassVar[bool] = True
     #: GPUs a search or retraining job asks the scheduler for
     gpus: ClassVar[int] = 0
-    #: its runs read the run-time settings (docs/method.md §7.4), so results record them and the
+    #: its runs read the run-time settings (docs/reproduction.md §6), so results record them and the
     #: pipeline passes them to its jobs; a tabular space reads none
     reads_runtime: ClassVar[bool] = False
 
@@ -112,7 +112,7 @@ class Recipe(ABC):
         """The space's offspring operator (Table I's "EvoNAS method" column)."""
 
     def distance(self, paths: SearchPaths) -> DistanceFn:
-        """dist(a, b) = 1 − cos in the space's architecture embedding (docs/method.md §4.3); the table is
+        """dist(a, b) = 1 − cos in the space's architecture embedding (docs/reproduction.md §2.6); the table is
         read once per process while its file is unchanged."""
         if paths.embedding is None:
             raise ValueError(

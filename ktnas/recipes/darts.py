@@ -1,4 +1,4 @@
-"""The DARTS cell space (docs/method.md §5; paper Tables IV–VI): one weight-sharing supernet per task,
+"""The DARTS cell space (docs/reproduction.md §3.3; paper Tables IV–VI): one weight-sharing supernet per task,
 the EMT-NAS-style GA, fitness on a fixed validation subset; the found genotypes are retrained afterwards
 (``ktnas darts-retrain``). Torch is imported only when a run is set up."""
 
@@ -17,7 +17,7 @@ from ktnas.recipes.base import Recipe, SearchPaths, Setup, task_seed
 
 @dataclass(frozen=True)
 class DartsGroup:
-    """Tasks searched together (one table of the paper) and their default settings (§1.5, §5.8–§5.10)."""
+    """Tasks searched together (one table of the paper) and their default settings (§1.5, §3.3.8–§3.3.10)."""
 
     name: str
     tasks: tuple[str, ...]
@@ -41,7 +41,7 @@ GROUPS: dict[str, DartsGroup] = {
             "mnist",
             ("mnist", "fashion_mnist"),
             retrain_defaults={t: {"channels": 20} for t in ("mnist", "fashion_mnist")},
-            description="paper Table V: MNIST / Fashion-MNIST (§5.10: supernet (a) and retrain (b) with C=20)",
+            description="paper Table V: MNIST / Fashion-MNIST (§3.3.10: supernet (a) and retrain (b) with C=20)",
         ),
         DartsGroup(
             "medmnist",
@@ -160,8 +160,8 @@ class DartsRecipe(Recipe):
         setup.state["clock"].restore(0.0)  # a resumed run restores the time spent before its checkpoint
 
     def result_extra(self, setup: Setup, hp: Any, tasks: Sequence[str], paths: SearchPaths) -> dict[str, Any]:
-        """Search cost (§5.5: GPU days = wall-clock seconds / 86,400, data loading excluded), device and
-        the run-time settings (§7.4)."""
+        """Search cost (§3.3.5: GPU days = wall-clock seconds / 86,400, data loading excluded), device and
+        the run-time settings (§6)."""
         from ktnas.training.device import device_name
 
         seconds = setup.state["clock"].elapsed()

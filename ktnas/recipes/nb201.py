@@ -1,4 +1,4 @@
-"""NAS-Bench-201 (docs/method.md §6.1): three image-classification tasks, REA with a zero-cost proxy
+"""NAS-Bench-201 (docs/reproduction.md §3.1): three image-classification tasks, REA with a zero-cost proxy
 warm-up and pre-screen, evaluations counted until each task's best cell is queried (paper Table II,
 built by :mod:`ktnas.report.nb201`)."""
 

@@ -1,4 +1,4 @@
-"""TransNAS-Bench-101 micro (docs/method.md §6.2): evolution with a GCN predictor, 50 queries per task,
+"""TransNAS-Bench-101 micro (docs/reproduction.md §3.2): evolution with a GCN predictor, 50 queries per task,
 the found cell's metric and rank reported (paper Table III, built by :mod:`ktnas.report.trans101`)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Trans101Recipe(TabularRecipe):
 
 
 def gcn_factory() -> Callable[[int], object]:
-    """seed -> a fresh GCN predictor (docs/method.md §6.2.3); one cell encoding shared by the process."""
+    """seed -> a fresh GCN predictor (docs/reproduction.md §3.2.2); one cell encoding shared by the process."""
     from ktnas.predictors.gcn import GCNPredictor, shared_graphs
     from ktnas.spaces.trans101 import Trans101Space
 

@@ -3,9 +3,9 @@ per (method, task), beside the paper's rows, from ``ktnas darts-retrain`` result
 results page).
 
 CSV columns: ``method, task, test_acc_mean, test_acc_std, params_m, gpu_days, n_seeds`` (final-epoch test
-accuracy after retraining, docs/method.md §5.9 (a ktnas decision); search cost of the whole multi-task
-search, §5.5), then ``best_test_acc_mean`` (best epoch, logged separately as §5.9 asks) and
-``supernet_test_acc_mean`` / ``supernet_test_acc_std`` (the §5.10 (a) supernet protocol, the
+accuracy after retraining, docs/reproduction.md §3.3.9 (a ktnas decision); search cost of the whole multi-task
+search, §3.3.5), then ``best_test_acc_mean`` (best epoch, logged separately as §3.3.9 asks) and
+``supernet_test_acc_mean`` / ``supernet_test_acc_std`` (the §3.3.10 (a) supernet protocol, the
 code-comparable number on MNIST/MedMNIST).
 """
 
@@ -35,7 +35,7 @@ TASK_GROUPS: tuple[tuple[str, ...], ...] = (
 COLUMNS = ["method", "task", "test_acc_mean", "test_acc_std", "params_m", "gpu_days", "n_seeds"]
 EXTRA = ["best_test_acc_mean", "supernet_test_acc_mean", "supernet_test_acc_std"]
 
-#: paper Tables IV–VI (docs/method.md §7): (test acc %, ± std) per task and GPU days (Table IV: days; V–VI: % vs single)
+#: paper Tables IV–VI (docs/reproduction.md §5): (test acc %, ± std) per task and GPU days (Table IV: days; V–VI: % vs single)
 PAPER: dict[str, dict[str, tuple[float, float]]] = {
     "single": {"cifar10": (96.64, 0.18), "cifar100": (80.82, 0.71), "mnist": (99.40, 0.13),
                "fashion_mnist": (93.70, 0.42), "pathmnist": (88.36, 1.41), "organamnist": (93.64, 0.41),
@@ -142,7 +142,7 @@ def darts_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     lines = [
         f"# DARTS space: {', '.join(groups)}",
         "",
-        "Test accuracy (%) after retraining from scratch, final epoch (docs/method.md §5.9), mean ± std over seeds; "
+        "Test accuracy (%) after retraining from scratch, final epoch (docs/reproduction.md §3.3.9), mean ± std over seeds; "
         "params in M (auxiliary head excluded). GPU days = wall time of the whole multi-task search / 86,400 "
         "(mean over seeds); `%` = relative to single-tasking. `paper` = the paper's row (Tables IV–VI).",
         "",
@@ -162,7 +162,7 @@ def darts_markdown(table: pd.DataFrame, per_seed: pd.DataFrame) -> str:
     if per_seed["supernet_test_acc"].notna().any():
         lines += [
             "",
-            "Supernet protocol (docs/method.md §5.10 (a)): the best genotype's test accuracy with its saved supernet "
+            "Supernet protocol (docs/reproduction.md §3.3.10 (a)): the best genotype's test accuracy with its saved supernet "
             "weights, no augmentation (the code-comparable number on MNIST / MedMNIST).",
             "",
             "| method | " + " | ".join(tasks) + " |",

@@ -1,4 +1,4 @@
-"""NAS-Bench-201's tables (docs/method.md §7; paper Tables II and VIII): evaluations until each task's best
+"""NAS-Bench-201's tables (docs/reproduction.md §5; paper Tables II and VIII): evaluations until each task's best
 cell is found, beside the paper's numbers, for the main comparison, its held-out repetition, the KTNAS
 studies, the transfer-selector study and the other fitness landscapes; and what the results page reads
 from them (:data:`SPEC`)."""
@@ -27,7 +27,7 @@ LANDSCAPE_TITLES = {
 # -- Table II and the KTNAS studies (Tables VII- and VIII-style) ------------------------------------------
 #: paper Table II tasks, in the order of the tuples below
 PAPER_TASKS_II = ("cifar10", "cifar100", "imagenet16", "total")
-#: paper Table II (docs/method.md §7): evaluations until the best architecture is found (C-10, C-100,
+#: paper Table II (docs/reproduction.md §5): evaluations until the best architecture is found (C-10, C-100,
 #: ImageNet16-120, total); gcn, lanas and weaknas are rows the paper quotes from earlier work
 PAPER_TABLE_II: dict[str, tuple[float, float, float, float]] = {
     "rs": (7782.1, 7621.2, 7726.1, 23129.4),

@@ -1,4 +1,4 @@
-"""TransNAS-Bench-101 micro's tables (docs/method.md §6.2, §7; paper Table III): the found cell's metric and
+"""TransNAS-Bench-101 micro's tables (docs/reproduction.md §3.2, §5; paper Table III): the found cell's metric and
 rank after 50 queries per task, beside the paper's numbers, for the main comparison, its held-out
 repetition and the KTNAS studies; and what the results page reads from them (:data:`SPEC`)."""
 

@@ -1,4 +1,4 @@
-"""The paper's multi-task evolutionary loop (Algorithm 4; docs/method.md §2–§3) and its parts.
+"""The paper's multi-task evolutionary loop (Algorithm 4; docs/reproduction.md §2) and its parts.
 
 - :mod:`~ktnas.search.multitask`: the loop itself (:class:`~ktnas.search.multitask.MultiTaskSearch`);
 - :mod:`~ktnas.search.policies` and :mod:`~ktnas.search.selectors`: the transfer policies it runs with

@@ -12,7 +12,7 @@ import numpy as np
 
 @dataclass
 class Individual:
-    """An evaluated architecture of one task; ``birth`` orders ties ("older first", docs/method.md §2.3)."""
+    """An evaluated architecture of one task; ``birth`` orders ties ("older first", docs/reproduction.md §2.1)."""
 
     arch: str
     fitness: float

@@ -1,4 +1,4 @@
-"""The multi-task evolutionary loop: Algorithm 4 of the paper, made precise in docs/method.md §3.4.
+"""The multi-task evolutionary loop: Algorithm 4 of the paper, made precise in docs/reproduction.md §2.5.
 
 Tasks run in lockstep. Phase A reproduces, evaluates and selects every task and labels its last
 transfers; phase B builds each task's next transfer population TP from the other tasks' populations with
@@ -128,7 +128,7 @@ class MultiTaskSearch:
                 (Individual(a, f, task.born()) for a, f in zip(archs, fitness, strict=True)), k
             )
             task.frozen = problem.finished()
-        # TP_1: M random members of the other tasks' initial populations (docs/method.md §3.4)
+        # TP_1: M random members of the other tasks' initial populations (docs/reproduction.md §2.5)
         for i, task in enumerate(self.tasks):
             if self.policy.transfers:
                 pool = self._candidates(i)
@@ -161,7 +161,7 @@ class MultiTaskSearch:
             offspring = [
                 Individual(c.arch, f, task.born(), c.parents)
                 for c, f in zip(kids, kid_fit, strict=True)
-                if c.arch not in present  # not a new individual (docs/method.md §2.3, last bullet)
+                if c.arch not in present  # not a new individual (docs/reproduction.md §2.1, last bullet)
             ]
             previous = task.population
             task.population = top_k(task.population + offspring, k)
@@ -200,7 +200,7 @@ class MultiTaskSearch:
 
     def _end_generation(self) -> None:
         """The problems' end-of-generation hook, e.g. DARTS evaluates the task's best on the full
-        validation split and keeps the best seen (docs/method.md §5.7)."""
+        validation split and keeps the best seen (docs/reproduction.md §3.3.7)."""
         for task, problem in zip(self.tasks, self.problems, strict=True):
             if not task.frozen:
                 problem.end_generation(self.generation, task.population[0].arch)

@@ -1,5 +1,5 @@
 """Transfer policies: how each task's transfer population TP is chosen from the other tasks'
-populations (docs/method.md §3.2–§3.4). KTNAS's transfer rank is :class:`RankTransfer`; the others are the
+populations (docs/reproduction.md §2.3–§2.5). KTNAS's transfer rank is :class:`RankTransfer`; the others are the
 baselines of the same loop (no transfer, random, the M fittest as in EMT-NAS, and MTNAS's adaptive
 frequency). A policy also labels its transfers (:meth:`TransferPolicy.label`) and returns a
 :class:`~ktnas.search.transfer.Selection` that the loop records in the trace for the diagnostics.
@@ -81,7 +81,7 @@ class TransferPolicy:
         survivors: Sequence[Individual],
         n_elite: int,
     ) -> list[tuple[str, float]]:
-        """Labels of the last transfers (docs/method.md §2.3): ``children`` maps a parent to its new offspring,
+        """Labels of the last transfers (docs/reproduction.md §2.1): ``children`` maps a parent to its new offspring,
         ``parents`` is P_t, ``survivors`` is P_{t+1} best first, its first ``n_elite`` the elite."""
         elite = {ind.arch for ind in survivors[:n_elite]}
         return label_transfers(
@@ -105,7 +105,7 @@ class NoTransfer(TransferPolicy):
 
 
 class RandomTransfer(TransferPolicy):
-    """ "KTNAS w/o transfer rank": M uniformly random candidates (docs/method.md §3.4)."""
+    """ "KTNAS w/o transfer rank": M uniformly random candidates (docs/reproduction.md §2.5)."""
 
     def _select(
         self,

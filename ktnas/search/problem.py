@@ -1,4 +1,4 @@
-"""What a search evaluates: one :class:`Problem` per task (docs/method.md §3.4).
+"""What a search evaluates: one :class:`Problem` per task (docs/reproduction.md §2.5).
 
 The loop talks to a task only through this protocol. Benchmark spaces answer from a table
 (:class:`ktnas.evaluator.BenchmarkProblem`); the DARTS space trains a weight-sharing supernet
@@ -38,7 +38,7 @@ class Problem(ABC):
         return False
 
     def end_generation(self, generation: int, best_arch: str) -> None:
-        """Called after selection with the population's best (DARTS: full-validation pass, §5.7)."""
+        """Called after selection with the population's best (DARTS: full-validation pass, §3.3.7)."""
         return None
 
     def trace_fields(self) -> dict[str, Any]:

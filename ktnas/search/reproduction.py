@@ -1,11 +1,11 @@
 """Offspring generation per search space: the "EvoNAS method" column of paper Table I.
 
-* :class:`ProxyREA` — NAS-Bench-201: REA mutation with a zero-cost warm-up and pre-screen (docs/method.md §6.1).
-* :class:`PredictorEvolution` — TransNAS-Bench-101: mutants ranked by a GCN predictor (docs/method.md §6.2).
-* :class:`GeneticAlgorithm` — DARTS space: binary tournament, block crossover, mutation (docs/method.md §5.2).
+* :class:`ProxyREA` — NAS-Bench-201: REA mutation with a zero-cost warm-up and pre-screen (docs/reproduction.md §3.1).
+* :class:`PredictorEvolution` — TransNAS-Bench-101: mutants ranked by a GCN predictor (docs/reproduction.md §3.2).
+* :class:`GeneticAlgorithm` — DARTS space: binary tournament, block crossover, mutation (docs/reproduction.md §3.3.2).
 
 Each returns children with their parent sets, so transfer labelling can attribute credit
-(docs/method.md §2.3). Every transferred architecture is the parent of at least one offspring slot.
+(docs/reproduction.md §2.1). Every transferred architecture is the parent of at least one offspring slot.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Reproducer:
 
 class ProxyREA(Reproducer):
     """REA offspring with a zero-cost proxy: warm-up top-K of ``warmup`` random cells, then each slot
-    draws ``n_candidates`` unseen mutants of its parent and keeps the best by proxy (docs/method.md §6.1.3–§6.1.4).
+    draws ``n_candidates`` unseen mutants of its parent and keeps the best by proxy (docs/reproduction.md §3.1.2–§3.1.3).
 
     With ``proxy=None`` it is plain generation-based REA (random initial population, one mutant).
     """
@@ -128,7 +128,7 @@ class ProxyREA(Reproducer):
 
 class PredictorEvolution(Reproducer):
     """Mutants of tournament parents and transferred cells, ranked by a predictor trained on this task's
-    evaluations; the top ``k`` unseen are queried (docs/method.md §6.2.3).
+    evaluations; the top ``k`` unseen are queried (docs/reproduction.md §3.2.2).
 
     ``fit_many(predictors, training_sets)`` fits several predictors at once (e.g.
     :func:`ktnas.predictors.gcn.fit_many`, which trains them as one batched model); by default each is
@@ -223,10 +223,10 @@ class PredictorEvolution(Reproducer):
 
 
 class GeneticAlgorithm(Reproducer):
-    """EMT-NAS-style GA (docs/method.md §5.2): binary tournaments, block crossover (p_c=1), per-gene
+    """EMT-NAS-style GA (docs/reproduction.md §3.3.2): binary tournaments, block crossover (p_c=1), per-gene
     mutation. Each transferred architecture is crossed once with a tournament-chosen parent (2 children,
     both credited to both parents); remaining couples come from tournaments over P.
-    Offspring duplicating P or earlier offspring are regenerated up to 10 times (docs/method.md §5.4).
+    Offspring duplicating P or earlier offspring are regenerated up to 10 times (docs/reproduction.md §3.3.4).
     """
 
     def __init__(

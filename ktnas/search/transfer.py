@@ -1,4 +1,4 @@
-"""Knowledge transfer between tasks: Algorithms 1–3 of the paper (docs/method.md §2–§3).
+"""Knowledge transfer between tasks: Algorithms 1–3 of the paper (docs/reproduction.md §2).
 
 * :class:`HistoricalTransferredSet` — Algorithm 1: all positive transfers, negatives of the last m
   generations.
@@ -27,7 +27,7 @@ class TransferRecord:
 
 
 class HistoricalTransferredSet:
-    """Algorithm 1 (docs/method.md §3.1, decision D8): a multiset of labelled transfers.
+    """Algorithm 1 (docs/reproduction.md §2.2, decision D8): a multiset of labelled transfers.
 
     Positives are kept for the whole run; negatives only while ``generation > t - m``, i.e. exactly
     the last ``m`` generations.
@@ -72,7 +72,7 @@ def transfer_rank(
     """Algorithm 2: φ_j = Σ label(s) over the HTS members s whose nearest candidate is j.
 
     Ties in the nearest-candidate search go to the lowest candidate index, so callers order candidates
-    as (task index, fitness descending, key) as docs/method.md §3.2 prescribes.
+    as (task index, fitness descending, key) as docs/reproduction.md §2.3 prescribes.
     """
     phi = np.zeros(len(candidates), dtype=np.float64)
     if len(hts_archs) == 0 or len(candidates) == 0:
@@ -145,7 +145,7 @@ def _select_groups(phi: np.ndarray, n: int, rng: np.random.Generator) -> tuple[l
 def label_transfers(
     transferred: Sequence[str], children: Mapping[str, Sequence[str]], elite: set[str]
 ) -> list[tuple[str, float]]:
-    """Positive/negative transfer (docs/method.md §2.3): +1 if any child of s is in the elite E, −1 if none is;
+    """Positive/negative transfer (docs/reproduction.md §2.1): +1 if any child of s is in the elite E, −1 if none is;
     members with no children get no label."""
     labels: list[tuple[str, float]] = []
     for s in transferred:

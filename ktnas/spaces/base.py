@@ -83,11 +83,11 @@ class SearchSpace(ABC):
     # -- views used by embeddings and predictors ------------------------------------------------------
     @abstractmethod
     def to_graph(self, arch: str) -> nx.DiGraph:
-        """Op-as-vertex DAG (docs/method.md §4.3): every vertex has a ``token`` attribute (shared vocabulary)."""
+        """Op-as-vertex DAG (docs/reproduction.md §2.6): every vertex has a ``token`` attribute (shared vocabulary)."""
 
     @abstractmethod
     def tokens(self, arch: str) -> list[list[str]]:
-        """Position-aware tokens per cell (docs/method.md §4.3); one list per cell type."""
+        """Position-aware tokens per cell (docs/reproduction.md §2.6); one list per cell type."""
 
     @abstractmethod
     def vocabulary(self) -> list[list[str]]:

@@ -1,4 +1,4 @@
-"""DARTS-like two-cell space of EMT-NAS / KTNAS (docs/method.md §5.1–§5.2).
+"""DARTS-like two-cell space of EMT-NAS / KTNAS (docs/reproduction.md §3.3.1–§3.3.2).
 
 A genotype holds two cells, each of 5 intermediate nodes k = 2..6. Node k reads two inputs
 ``in_a, in_b ∈ {0..k-1}`` (0 and 1 are the cell inputs) and applies ``op_a, op_b ∈ {0..8}``; its output is
@@ -7,7 +7,7 @@ A genotype holds two cells, each of 5 intermediate nodes k = 2..6. Node k reads 
 
 Input convention: genotypes are stored in the search-supernet convention, **input 0 = the newer tensor**
 (the previous cell's output) and input 1 = the older one. :func:`to_retrain_genotype` converts to the
-DARTS retraining convention (0 = older) used by :mod:`ktnas.training.network` and by docs/method.md Appendix A.
+DARTS retraining convention (0 = older) used by :mod:`ktnas.training.network` and by docs/reproduction.md Appendix A.
 
 Canonical string: ``R:<node2>|<node3>|...|<node6>;N:<node2>|...|<node6>`` where each node is
 ``op~in+op~in`` with the two (op, input) pairs sorted by (input, op index). The two inputs of a node are
@@ -26,7 +26,7 @@ from ktnas.spaces.base import SearchSpace
 if TYPE_CHECKING:
     import networkx as nx
 
-#: op list in gene-index order (docs/method.md §5.1 table); names used in the canonical string
+#: op list in gene-index order (docs/reproduction.md §3.3.1 table); names used in the canonical string
 OPS: tuple[str, ...] = (
     "Dw3x3",
     "Dw5x5",
@@ -38,7 +38,7 @@ OPS: tuple[str, ...] = (
     "Max3x3",
     "Avg3x3",
 )
-#: the names the official retraining code (and docs/method.md Appendix A) gives the same ops
+#: the names the official retraining code (and docs/reproduction.md Appendix A) gives the same ops
 RETRAIN_OPS: tuple[str, ...] = ("DW3", "DW5", "DW7", "DC3", "DC5", "DC7", "Identity", "MAX", "AVG")
 N_NODES = 5
 NODES: tuple[int, ...] = tuple(range(2, 2 + N_NODES))
@@ -80,13 +80,13 @@ def node_genes(genes: Sequence[int], cell: int, node: int) -> tuple[int, int, in
 
 
 def concat_nodes(genes: Sequence[int], cell: int) -> list[int]:
-    """Intermediate nodes of ``cell`` that no node uses as input: the cell output (docs/method.md §5.1)."""
+    """Intermediate nodes of ``cell`` that no node uses as input: the cell output (docs/reproduction.md §3.3.1)."""
     used = {i for k in NODES for i in node_genes(genes, cell, k)[:2]}
     return [k for k in NODES if k not in used]
 
 
 def to_retrain_genotype(genes: Sequence[int]) -> dict[str, RetrainCell | list[int]]:
-    """Genes (0 = newer) -> the retraining genotype (0 = older), as in docs/method.md Appendix A.
+    """Genes (0 = newer) -> the retraining genotype (0 = older), as in docs/reproduction.md Appendix A.
 
     Returns ``{"normal": [(op, input), ...], "normal_concat": [...], "reduce": [...],
     "reduce_concat": [...]}`` with DARTS-style op names (:data:`RETRAIN_OPS`).
@@ -135,7 +135,7 @@ def _op_index(name: str) -> int:
 
 
 class DartsSpace(SearchSpace):
-    """EMT-NAS/KTNAS DARTS-like space: 2 cells × 5 nodes × (in_a, in_b, op_a, op_b) (docs/method.md §5.1)."""
+    """EMT-NAS/KTNAS DARTS-like space: 2 cells × 5 nodes × (in_a, in_b, op_a, op_b) (docs/reproduction.md §3.3.1)."""
 
     name = "darts"
     expected_form = (
@@ -195,7 +195,7 @@ class DartsSpace(SearchSpace):
         return self._format(g)
 
     def from_retrain(self, normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]]) -> str:
-        """Canonical string of a retraining-convention genotype (docs/method.md Appendix A; 0 = older input)."""
+        """Canonical string of a retraining-convention genotype (docs/reproduction.md Appendix A; 0 = older input)."""
         return self._format(from_retrain_genotype(normal, reduce))
 
     def to_retrain(self, arch: str) -> dict[str, RetrainCell | list[int]]:
@@ -209,7 +209,7 @@ class DartsSpace(SearchSpace):
         return self._format(tuple(int(g) for g in rng.integers(0, highs)))
 
     def mutate(self, arch: str, rng: np.random.Generator, p_m: float = 0.02) -> str:
-        """Each of the 40 genes moves ±1 with probability ``p_m``, wrapping within its range (§5.2)."""
+        """Each of the 40 genes moves ±1 with probability ``p_m``, wrapping within its range (§3.3.2)."""
         if not 0.0 <= p_m <= 1.0:
             raise ValueError(f"darts: mutation probability p_m={p_m} must lie in [0, 1]")
         genes = np.asarray(self._parse(arch), dtype=np.int64)
@@ -221,7 +221,7 @@ class DartsSpace(SearchSpace):
 
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> tuple[str, str]:
         """Block crossover (p_c = 1): a fair coin per node decides which parent gives its 4 genes to
-        child 1; child 2 takes the other parent's block, so the children are complementary (§5.2)."""
+        child 1; child 2 takes the other parent's block, so the children are complementary (§3.3.2)."""
         ga, gb = self._parse(a), self._parse(b)
         take_a = rng.random(len(CELLS) * N_NODES) < 0.5
         c1: list[int] = []
@@ -236,11 +236,11 @@ class DartsSpace(SearchSpace):
     # -- views ---------------------------------------------------------------------------------------
     @staticmethod
     def token(cell: int, node: int, source: int, op: int) -> str:
-        """Position-aware token "cell c | node k | input j | op o" (docs/method.md §4.3)."""
+        """Position-aware token "cell c | node k | input j | op o" (docs/reproduction.md §2.6)."""
         return f"{CELLS[cell]}|n{node}|in{source}|{OPS[op]}"
 
     def tokens(self, arch: str) -> list[list[str]]:
-        """[reduce tokens, normal tokens], 10 per cell: 20 per architecture (docs/method.md §4.3)."""
+        """[reduce tokens, normal tokens], 10 per cell: 20 per architecture (docs/reproduction.md §2.6)."""
         genes = self._parse(arch)
         out = []
         for cell in range(len(CELLS)):
@@ -259,10 +259,10 @@ class DartsSpace(SearchSpace):
         ]
 
     def to_graph(self, arch: str) -> nx.DiGraph:
-        """Op-as-vertex graph of both cells (docs/method.md §4.3), two disconnected components.
+        """Op-as-vertex graph of both cells (docs/reproduction.md §2.6), two disconnected components.
 
         Vertices per cell ``c`` (``reduce``/``normal``): inputs ``c:h0``, ``c:h1``; one vertex per op
-        instance ``c:n{k}:a`` / ``c:n{k}:b`` whose ``token`` is the §4.3 token; nodes ``c:h{k}``; the output
+        instance ``c:n{k}:a`` / ``c:n{k}:b`` whose ``token`` is the §2.6 token; nodes ``c:h{k}``; the output
         ``c:out``. Edges: source → op instance → node, and concatenated (unused) nodes → output. Every
         vertex has ``token`` and ``cell`` attributes.
         """

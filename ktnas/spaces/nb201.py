@@ -1,4 +1,4 @@
-"""NAS-Bench-201 cell space (Dong & Yang, ICLR 2020; docs/method.md §6.1).
+"""NAS-Bench-201 cell space (Dong & Yang, ICLR 2020; docs/reproduction.md §3.1).
 
 A cell is a DAG over 4 nodes whose 6 edges j→i (j < i) each carry one of 5 operations. The canonical form
 is the official cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` (edges grouped by target node).

@@ -1,4 +1,4 @@
-"""A search space restricted to a fixed set of architectures (docs/method.md §6.2: the bundled Trans101 subset).
+"""A search space restricted to a fixed set of architectures (docs/reproduction.md §3.2: the bundled Trans101 subset).
 
 When a benchmark table covers only part of a space (711 of the 4,096 TransNAS-Bench-101 micro cells),
 the search must never propose a cell the table cannot answer. :class:`RestrictedSpace` wraps any

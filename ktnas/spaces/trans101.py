@@ -1,4 +1,4 @@
-"""TransNAS-Bench-101 micro cell space (Duan et al., CVPR 2021; docs/method.md §6.2).
+"""TransNAS-Bench-101 micro cell space (Duan et al., CVPR 2021; docs/reproduction.md §3.2).
 
 The same 4-node, 6-edge DAG as NAS-Bench-201 with 4 ops, 4,096 cells. Canonical form is the official
 string ``64-41414-a_bc_def``: the macro prefix, then one digit per edge grouped by target node

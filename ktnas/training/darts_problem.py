@@ -1,9 +1,9 @@
-"""A DARTS-space task as the multi-task search sees it: weight-sharing training and fitness (docs/method.md §5.5–§5.7).
+"""A DARTS-space task as the multi-task search sees it: weight-sharing training and fitness (docs/reproduction.md §3.3.5–§3.3.7).
 
 :class:`DartsProblem` implements the :class:`~ktnas.search.problem.Problem` protocol around a
 :class:`~ktnas.training.search_task.WeightSharingTask`. Every generation trains the task's supernet for one
 epoch (each mini-batch activates one individual), then measures fitness with the shared weights; after
-selection the task's best is evaluated on the whole validation split and the best seen is kept (§5.7).
+selection the task's best is evaluated on the whole validation split and the best seen is kept (§3.3.7).
 
 Torch is imported only when weights are written or read, so importing this module stays cheap.
 """
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class WallClock:
-    """Wall-clock seconds of one search, carried across a resume (docs/method.md §5.5: GPU days = wall time / 86,400).
+    """Wall-clock seconds of one search, carried across a resume (docs/reproduction.md §3.3.5: GPU days = wall time / 86,400).
 
     Time lost between the last checkpoint and a kill is not counted: a resumed run reports the time an
     uninterrupted run would have taken.
@@ -48,14 +48,14 @@ class WallClock:
 
 
 class DartsProblem(Problem):
-    """One task of the DARTS-space search (docs/method.md §3.4 with §5.5–§5.7). Fitness = accuracy (%).
+    """One task of the DARTS-space search (docs/reproduction.md §2.5 with §3.3.5–§3.3.7). Fitness = accuracy (%).
 
     - ``evaluate_initial``: one epoch sampling from P, then evaluate P (generation 0).
     - ``evaluate_generation``: one epoch where each mini-batch activates, with probability
-      ``parent_prob``, a uniform draw from P ∪ TP, otherwise one from O (§5.5 (a ktnas decision)); then evaluate O
-      and, with ``reeval_parents`` (§5.6 (a ktnas decision)), re-evaluate P with the new shared weights.
+      ``parent_prob``, a uniform draw from P ∪ TP, otherwise one from O (§3.3.5 (a ktnas decision)); then evaluate O
+      and, with ``reeval_parents`` (§3.3.6 (a ktnas decision)), re-evaluate P with the new shared weights.
     - ``end_generation``: the current best on the whole validation split; the best seen is kept with a
-      copy of the supernet weights, used for the §5.10 (a) "supernet" test accuracy in :meth:`summary`.
+      copy of the supernet weights, used for the §3.3.10 (a) "supernet" test accuracy in :meth:`summary`.
     """
 
     def __init__(
@@ -84,7 +84,7 @@ class DartsProblem(Problem):
 
     # -- Problem protocol -------------------------------------------------------------------------------
     def evaluate_initial(self, archs: Sequence[str]) -> list[float]:
-        """Generation 0: train one epoch sampling from P, then the fitness of P (docs/method.md §3.4, §5.5)."""
+        """Generation 0: train one epoch sampling from P, then the fitness of P (docs/reproduction.md §2.5, §3.3.5)."""
         start = time.perf_counter()
         stats = self.task.train_epoch(list(archs), 0)
         fitness = self.task.evaluate(archs)
@@ -98,7 +98,7 @@ class DartsProblem(Problem):
         transferred: Sequence[str],
         offspring: Sequence[str],
     ) -> tuple[list[float] | None, list[float]]:
-        """Train one epoch on P ∪ TP ∪ O (§5.5 (a ktnas decision)); fitness of O, and of P if re-evaluated."""
+        """Train one epoch on P ∪ TP ∪ O (§3.3.5 (a ktnas decision)); fitness of O, and of P if re-evaluated."""
         from ktnas.training.search_task import mixed_sampler
 
         start = time.perf_counter()
@@ -110,7 +110,7 @@ class DartsProblem(Problem):
         return parent_fit, kids
 
     def end_generation(self, generation: int, best_arch: str) -> None:
-        """docs/method.md §5.7: the population's best on the whole validation split; keep the best seen."""
+        """docs/reproduction.md §3.3.7: the population's best on the whole validation split; keep the best seen."""
         start = time.perf_counter()
         acc = self.task.evaluate_full(best_arch)
         if acc > self.best_val_acc:
@@ -130,12 +130,12 @@ class DartsProblem(Problem):
         return False
 
     def chosen_arch(self, population_best: str) -> str:
-        """§5.7: the best architecture on the full validation split over all generations."""
+        """§3.3.7: the best architecture on the full validation split over all generations."""
         return self.best_arch if self.best_arch is not None else population_best
 
     def summary(self) -> dict[str, Any]:
-        """§5.7 output: the chosen architecture's full-validation accuracy, the task's compute seconds and
-        training throughput, and the §5.10 (a) test accuracy of that architecture with the supernet
+        """§3.3.7 output: the chosen architecture's full-validation accuracy, the task's compute seconds and
+        training throughput, and the §3.3.10 (a) test accuracy of that architecture with the supernet
         weights saved with it. (``best_fitness`` of the result stays the final population's best.)"""
         out: dict[str, Any] = {
             "best_val_acc": self.best_val_acc,
@@ -223,7 +223,7 @@ class DartsProblem(Problem):
         )
 
     def _supernet_test_acc(self) -> float:
-        """Test accuracy of the best architecture with its saved supernet weights (§5.10 (a))."""
+        """Test accuracy of the best architecture with its saved supernet weights (§3.3.10 (a))."""
         import torch
 
         model = self.task.model

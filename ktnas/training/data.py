@@ -1,9 +1,9 @@
-"""Datasets of the DARTS-space experiments (docs/method.md §5.8) and on-device batching with augmentation.
+"""Datasets of the DARTS-space experiments (docs/reproduction.md §3.3.8) and on-device batching with augmentation.
 
 Every dataset is held in memory as uint8 ``(N, C, H, W)`` images plus int64 labels (:class:`ImageSet`).
 Batches are normalised and augmented on the compute device from an explicit ``torch.Generator``, so
 training is reproducible and resumable without DataLoader worker state. Grayscale images are repeated
-to 3 channels (docs/method.md §5.3).
+to 3 channels (docs/reproduction.md §3.3.3).
 
 Downloads go to ``<root>/<dataset name>/`` (default root ``resources/data``) through torchvision and
 the medmnist URLs; offline, missing files raise one :class:`~ktnas._io.KtnasError` saying what to put
@@ -42,7 +42,7 @@ _DIGITS_STD = (0.3186,) * 3
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset: shape, normalisation, training augmentation and how its splits are made (§5.8)."""
+    """One dataset: shape, normalisation, training augmentation and how its splits are made (§3.3.8)."""
 
     name: str
     num_classes: int
@@ -244,7 +244,7 @@ class ImageSet:
 
 @dataclass(frozen=True)
 class Splits:
-    """All splits of one dataset: search train/val (§5.8), retraining train and test (§5.9–§5.10)."""
+    """All splits of one dataset: search train/val (§3.3.8), retraining train and test (§3.3.9–§3.3.10)."""
 
     spec: DatasetSpec
     search_train: ImageSet
@@ -350,7 +350,7 @@ def _load_medmnist(spec: DatasetSpec, root: Path, download: bool) -> dict[str, I
 
 def load_digit_images(size: int = DIGITS_SIZE) -> tuple[torch.Tensor, np.ndarray]:
     """scikit-learn's 1,797 8×8 digits (bundled with the package) as uint8 ``(N, 1, size, size)`` images,
-    upsampled bilinearly (``align_corners=False``) from the 0–16 grey levels, and their digits (§5.8)."""
+    upsampled bilinearly (``align_corners=False``) from the 0–16 grey levels, and their digits (§3.3.8)."""
     if size < 8:
         raise ValueError(f"digits size {size} is below the images' native 8; use 8 or more (default 16)")
     try:
@@ -371,7 +371,7 @@ def stratified_split(
     labels: np.ndarray, seed: int, test: float = _DIGITS_TEST, val: float = _DIGITS_VAL
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted (train, val, test) indices: per class, a ``seed``-ed permutation gives ``round(test·n)``
-    images to test and ``round(val·rest)`` of the rest to validation (the digits tasks, §5.8)."""
+    images to test and ``round(val·rest)`` of the rest to validation (the digits tasks, §3.3.8)."""
     if not (0.0 < test < 1.0 and 0.0 < val < 1.0):
         raise ValueError(f"split shares test={test}, val={val} must lie in (0, 1), e.g. 0.2 and 0.2")
     rng = np.random.default_rng(seed)
@@ -431,7 +431,7 @@ def load_splits(
     download: bool = True,
     split_seed: int = 0,
 ) -> Splits:
-    """Load ``name`` (downloading into ``<root>/<name>/`` if needed) and build its splits (docs/method.md §5.8).
+    """Load ``name`` (downloading into ``<root>/<name>/`` if needed) and build its splits (docs/reproduction.md §3.3.8).
 
     - CIFAR: search val = every 5th image per class of the train set (1,000 / 100 per class), search
       train = the rest; retraining uses the whole train set; test = official test set.
@@ -478,7 +478,7 @@ class Augment:
 
     @classmethod
     def search(cls, spec: DatasetSpec) -> Augment:
-        """The dataset's training augmentation (docs/method.md §5.8)."""
+        """The dataset's training augmentation (docs/reproduction.md §3.3.8)."""
         return cls(pad=spec.pad, hflip=spec.hflip)
 
 

@@ -1,4 +1,4 @@
-"""The retraining network of docs/method.md §5.9 (DARTS ``NetworkCIFAR`` with the KTNAS evaluation ops).
+"""The retraining network of docs/reproduction.md §3.3.9 (DARTS ``NetworkCIFAR`` with the KTNAS evaluation ops).
 
 Built from a canonical DARTS-space string (input 0 = newer); the genotype is converted to the
 retraining convention (input 0 = older) by :func:`ktnas.spaces.darts.to_retrain_genotype`.
@@ -24,7 +24,7 @@ def drop_path(x: torch.Tensor, drop_prob: float, generator: torch.Generator | No
 
 
 class EvalCell(nn.Module):
-    """One retraining cell; ``pairs`` are (op index, input) with input 0 = older (§5.9)."""
+    """One retraining cell; ``pairs`` are (op index, input) with input 0 = older (§3.3.9)."""
 
     def __init__(
         self,
@@ -87,7 +87,7 @@ class AuxiliaryHead(nn.Module):
 
 
 class EvalNetwork(nn.Module):
-    """Spec §5.9: stem 3C, ``layers`` cells with reductions at layers//3 and 2·layers//3, auxiliary
+    """Spec §3.3.9: stem 3C, ``layers`` cells with reductions at layers//3 and 2·layers//3, auxiliary
     head after the second reduction. ``forward`` returns (logits, aux logits or None)."""
 
     def __init__(
@@ -133,5 +133,5 @@ class EvalNetwork(nn.Module):
 
 
 def count_params(model: nn.Module) -> int:
-    """Number of parameters, the auxiliary head excluded (as reported in the paper, docs/method.md §5.9)."""
+    """Number of parameters, the auxiliary head excluded (as reported in the paper, docs/reproduction.md §3.3.9)."""
     return sum(p.numel() for n, p in model.named_parameters() if not n.startswith("auxiliary_head."))

@@ -1,6 +1,6 @@
 """Candidate operations of the DARTS space, indexed as in :data:`ktnas.spaces.darts.OPS`.
 
-The search supernet (docs/method.md §5.1) and the retraining network (docs/method.md §5.9) use *different* definitions of
+The search supernet (docs/reproduction.md §3.3.1) and the retraining network (docs/reproduction.md §3.3.9) use *different* definitions of
 the same nine op names: e.g. search ``Dw`` is a single separable conv, evaluation ``DW`` a double one;
 search ``Dc3x3`` is effectively a 1×1 conv, evaluation ``DC3`` a dilated 3×3.
 """
@@ -12,7 +12,7 @@ from torch import nn
 
 from ktnas.spaces.darts import OPS
 
-# -- search ops (docs/method.md §5.1) -------------------------------------------------------------------------
+# -- search ops (docs/reproduction.md §3.3.1) -------------------------------------------------------------------------
 
 
 def _search_dw(c: int, k: int) -> nn.Module:
@@ -55,7 +55,7 @@ def search_op(index: int, c: int) -> nn.Module:
     raise ValueError(f"unknown op index {index}")
 
 
-# -- evaluation ops (docs/method.md §5.9, DARTS operations) -----------------------------------------------------
+# -- evaluation ops (docs/reproduction.md §3.3.9, DARTS operations) -----------------------------------------------------
 
 
 class ReLUConvBN(nn.Sequential):
@@ -111,7 +111,7 @@ class FactorizedReduce(nn.Module):
 
 
 def eval_op(index: int, c: int, stride: int) -> nn.Module:
-    """Retraining op ``OPS[index]`` at ``c`` channels and ``stride`` (docs/method.md §5.9)."""
+    """Retraining op ``OPS[index]`` at ``c`` channels and ``stride`` (docs/reproduction.md §3.3.9)."""
     name = OPS[index]
     if name.startswith("Dw"):
         k = int(name[2])

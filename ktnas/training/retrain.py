@@ -1,4 +1,4 @@
-"""Retraining a found genotype from scratch (docs/method.md §5.9; §5.10 protocol (b) for 28×28 data).
+"""Retraining a found genotype from scratch (docs/reproduction.md §3.3.9; §3.3.10 protocol (b) for 28×28 data).
 
 :func:`retrain` checkpoints after every epoch (atomically) and resumes from its checkpoint: the
 randomness of epoch ``e`` is seeded from ``(seed, e)``, so an interrupted and resumed run reproduces
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RetrainConfig:
-    """Retraining settings; defaults are the official CIFAR-10 command (docs/method.md §5.9; C=42 for CIFAR-100)."""
+    """Retraining settings; defaults are the official CIFAR-10 command (docs/reproduction.md §3.3.9; C=42 for CIFAR-100)."""
 
     epochs: int = 600
     channels: int = 48
@@ -68,7 +68,7 @@ def epoch_lr(cfg: RetrainConfig, epoch: int) -> float:
 
 
 def build_network(arch: str, num_classes: int, cfg: RetrainConfig) -> EvalNetwork:
-    """The §5.9 network for ``arch`` with weights drawn from a private RNG seeded with ``cfg.seed``."""
+    """The §3.3.9 network for ``arch`` with weights drawn from a private RNG seeded with ``cfg.seed``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return EvalNetwork(arch, cfg.channels, num_classes, layers=cfg.layers, auxiliary=cfg.auxiliary)
@@ -84,9 +84,9 @@ def retrain(
     download: bool = True,
     stop_after: int | None = None,
 ) -> dict[str, Any]:
-    """Train ``arch`` from scratch on the dataset's train split and test after every epoch (§5.9).
+    """Train ``arch`` from scratch on the dataset's train split and test after every epoch (§3.3.9).
 
-    ``runtime``: the data folder, the device and the smoke-run caps (docs/method.md §7.4).
+    ``runtime``: the data folder, the device and the smoke-run caps (docs/reproduction.md §6).
     ``checkpoint``: file written after each epoch and resumed from if present (it must come from the
     same architecture, config and run-time settings). ``stop_after``: return after that many epochs in
     total (for time-limited jobs; rerun to continue). Returns ``test_acc`` (final epoch, %), ``best_test_acc`` and ``best_epoch``,

@@ -1,8 +1,8 @@
-"""One task of the DARTS-space search: its supernet, optimiser and data (docs/method.md §5.3–§5.7, §5.10a).
+"""One task of the DARTS-space search: its supernet, optimiser and data (docs/reproduction.md §3.3.3–§3.3.7, §3.3.10a).
 
 The multi-task driver owns the populations; per generation it calls :meth:`WeightSharingTask.train_epoch`
 and :meth:`WeightSharingTask.evaluate` for each task in turn, and :meth:`WeightSharingTask.evaluate_full`
-for the task's current best (§5.7). All randomness of generation ``g`` (batch order, augmentation, which
+for the task's current best (§3.3.7). All randomness of generation ``g`` (batch order, augmentation, which
 individual each mini-batch activates, dropout and drop-path draws) is seeded from ``(seed, g)``, so a run
 resumed from :meth:`WeightSharingTask.save` after generation ``g`` continues exactly as if never stopped.
 """
@@ -47,7 +47,7 @@ class SearchConfig(SupernetSettings):
     """One task's supernet search: the :class:`~ktnas.params.SupernetSettings` of the run plus the
     settings the run derives (its cosine horizon T and the task's own seed) and two device switches."""
 
-    generations: int = DartsParams.generations  # T: horizon of the cosine learning rate (§5.5)
+    generations: int = DartsParams.generations  # T: horizon of the cosine learning rate (§3.3.5)
     seed: int = 0  # give every task of a run its own seed (weights, batch order, sampling)
     channels_last: bool = True
     data_on_device: bool = True  # keep the uint8 dataset on the GPU
@@ -61,7 +61,7 @@ class SearchConfig(SupernetSettings):
 def mixed_sampler(
     parents: Sequence[str], offspring: Sequence[str] = (), p_parent: float = 0.5
 ) -> ArchSampler:
-    """docs/method.md §5.5 (a ktnas decision): with probability ``p_parent`` a uniform draw from ``parents`` (pass P ∪ TP),
+    """docs/reproduction.md §3.3.5 (a ktnas decision): with probability ``p_parent`` a uniform draw from ``parents`` (pass P ∪ TP),
     otherwise from ``offspring``; only ``parents`` when there are no offspring (generation 0)."""
     par, off = list(parents), list(offspring)
     if not par and not off:
@@ -77,16 +77,16 @@ def mixed_sampler(
 
 
 def cosine_lr(base_lr: float, generation: int, horizon: int) -> float:
-    """docs/method.md §5.5: lr(g) = base/2 · (1 + cos(π (g+1) / T)), stepped before training (the authors' code)."""
+    """docs/reproduction.md §3.3.5: lr(g) = base/2 · (1 + cos(π (g+1) / T)), stepped before training (the authors' code)."""
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * (generation + 1) / horizon))
 
 
 class WeightSharingTask:
-    """Supernet, SGD optimiser and data of one task (docs/method.md §5.3, §5.5–§5.7).
+    """Supernet, SGD optimiser and data of one task (docs/reproduction.md §3.3.3, §3.3.5–§3.3.7).
 
     ``data`` is a dataset name of :data:`ktnas.training.data.DATASETS` (loaded from
     ``runtime.data_root``) or ready :class:`~ktnas.training.data.Splits`. ``runtime`` also gives the
-    device and the smoke-run caps (docs/method.md §7.4). Fitness values are accuracies in percent.
+    device and the smoke-run caps (docs/reproduction.md §6). Fitness values are accuracies in percent.
     """
 
     def __init__(
@@ -144,7 +144,7 @@ class WeightSharingTask:
         return cosine_lr(self.cfg.lr, generation, self.cfg.generations)
 
     def train_epoch(self, sample: Sequence[str] | ArchSampler, generation: int) -> dict[str, float]:
-        """One epoch of supernet training for ``generation`` (docs/method.md §5.5).
+        """One epoch of supernet training for ``generation`` (docs/reproduction.md §3.3.5).
 
         Every mini-batch activates one architecture: a uniform draw (with replacement) from ``sample``
         when it is a list, else ``sample(rng)`` (see :func:`mixed_sampler`). Returns statistics: lr,
@@ -223,7 +223,7 @@ class WeightSharingTask:
         return 100.0 * float(correct) / max(n, 1)
 
     def evaluate(self, archs: Sequence[str]) -> list[float]:
-        """Fitness (docs/method.md §5.6 (a ktnas decision)): each architecture's own accuracy (%) on the fixed first V
+        """Fitness (docs/reproduction.md §3.3.6 (a ktnas decision)): each architecture's own accuracy (%) on the fixed first V
         validation images, no augmentation, eval-mode BN."""
         return [self._accuracy(self.space.canonical(a), self._fitness_batches) for a in archs]
 
@@ -235,13 +235,13 @@ class WeightSharingTask:
         )
 
     def evaluate_full(self, arch: str) -> float:
-        """Accuracy (%) of ``arch`` on the whole search validation split (docs/method.md §5.7)."""
+        """Accuracy (%) of ``arch`` on the whole search validation split (docs/reproduction.md §3.3.7)."""
         return self._accuracy(
             self.space.canonical(arch), self._stream(self.val_set, self.runtime.max_eval_images)
         )
 
     def evaluate_test(self, arch: str) -> float:
-        """docs/method.md §5.10 protocol (a): supernet-weights accuracy (%) on the test split, no augmentation."""
+        """docs/reproduction.md §3.3.10 protocol (a): supernet-weights accuracy (%) on the test split, no augmentation."""
         return self._accuracy(self.space.canonical(arch), self._stream(self.splits.test, None))
 
     # -- checkpoints ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The DARTS stages around the search (docs/method.md §5.8–§5.10): download a dataset once, and retrain
+"""The DARTS stages around the search (docs/reproduction.md §3.3.8–§3.3.10): download a dataset once, and retrain
 a found genotype from scratch. The CLI (``ktnas darts-data`` / ``ktnas darts-retrain``) and Snakemake call
 them; the search itself is ``ktnas search --space darts`` (:func:`ktnas.runner.run_search`).
 """
@@ -23,7 +23,7 @@ def prepare_dataset(
     task: str, data_root: str | Path = DEFAULT_DATA_ROOT, download: bool = True
 ) -> dict[str, Any]:
     """Download ``task``'s dataset into ``data_root`` once (before any GPU job) and describe its splits
-    (docs/method.md §5.8); the searches and retrainings then read the files without downloading."""
+    (docs/reproduction.md §3.3.8); the searches and retrainings then read the files without downloading."""
     from ktnas.training.data import load_splits
 
     splits = load_splits(task, data_root, download=download)
@@ -64,12 +64,12 @@ def run_darts_retrain(
     download: bool = True,
     stop_after: int | None = None,
 ) -> dict[str, Any]:
-    """Retrain the genotype a search found for ``task`` from scratch (docs/method.md §5.9; §5.10 (b) on 28×28 data).
+    """Retrain the genotype a search found for ``task`` from scratch (docs/reproduction.md §3.3.9; §3.3.10 (b) on 28×28 data).
 
     ``search`` is a DARTS search result (``ktnas search --space darts``) or its JSON file. The retraining seed defaults to the
     search's seed (five independent runs, each seeded end to end). ``runtime`` gives the data folder,
-    the device and the smoke-run caps (docs/method.md §7.4); the result records them. The result carries the search's cost
-    and, where measured, the §5.10 (a) supernet test accuracy, so tables need only retraining results.
+    the device and the smoke-run caps (docs/reproduction.md §6); the result records them. The result carries the search's cost
+    and, where measured, the §3.3.10 (a) supernet test accuracy, so tables need only retraining results.
     """
     from ktnas.training.device import device_name, pick_device
     from ktnas.training.retrain import retrain

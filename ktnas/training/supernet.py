@@ -1,10 +1,10 @@
-"""The weight-sharing supernet of EMT-NAS / KTNAS (docs/method.md §5.3), one per task.
+"""The weight-sharing supernet of EMT-NAS / KTNAS (docs/reproduction.md §3.3.3), one per task.
 
 Every node keeps a bank of 9 search ops per candidate input position, so op weights are shared across
 individuals per (cell instance, node, input source, op). :meth:`Supernet.activate` selects one genotype;
 only the selected modules take part in the forward pass, so with ``optimizer.zero_grad(set_to_none=True)``
 every other parameter keeps ``grad = None`` and ``torch.optim.SGD`` skips it entirely: no weight decay,
-no momentum step (docs/method.md §5.3).
+no momentum step (docs/reproduction.md §3.3.3).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _cell_config(arch: str) -> tuple[tuple[tuple[tuple[int, int, int, int], ...]
 
 
 class SearchCell(nn.Module):
-    """A search cell at ``c`` channels: input 0 = newer tensor, input 1 = older (docs/method.md §5.1)."""
+    """A search cell at ``c`` channels: input 0 = newer tensor, input 1 = older (docs/reproduction.md §3.3.1)."""
 
     def __init__(self, c: int) -> None:
         super().__init__()
@@ -87,7 +87,7 @@ class SearchCell(nn.Module):
 
 
 class _DropControl:
-    """Whole-batch drop path of every op output (docs/method.md §5.3): coins from a CPU generator (no GPU sync)."""
+    """Whole-batch drop path of every op output (docs/reproduction.md §3.3.3): coins from a CPU generator (no GPU sync)."""
 
     def __init__(self, keep_prob: float) -> None:
         self.keep_prob = keep_prob
@@ -99,14 +99,14 @@ class _DropControl:
 
 
 class _Reduce(nn.Sequential):
-    """2×2 average pooling, then 1×1 conv + BN to twice the channels (docs/method.md §5.3 step 3)."""
+    """2×2 average pooling, then 1×1 conv + BN to twice the channels (docs/reproduction.md §3.3.3 step 3)."""
 
     def __init__(self, c: int) -> None:
         super().__init__(nn.AvgPool2d(2), nn.Conv2d(c, 2 * c, 1, bias=False), nn.BatchNorm2d(2 * c))
 
 
 class Supernet(nn.Module):
-    """docs/method.md §5.3: stem, normal cell (C), reduce, reduction-type + normal cell (2C), reduce,
+    """docs/reproduction.md §3.3.3: stem, normal cell (C), reduce, reduction-type + normal cell (2C), reduce,
     reduction-type + normal cell (4C), head (global mean → dropout → ReLU → linear).
 
     ``generator`` (on the model's device) drives the head dropout; ``drop.generator`` (CPU) the drop-path

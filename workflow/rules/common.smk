@@ -413,7 +413,7 @@ def figure_files(wc):
 
 
 def runtime_flags(wc):
-    """The run-time options of a job whose space reads them (docs/method.md §7.4): top-level config keys
+    """The run-time options of a job whose space reads them (docs/reproduction.md §6): top-level config keys
     set by a profile or ``--config``; none for a tabular space, so changing them reruns no benchmark job.
     """
     if not get_recipe(wc.space).reads_runtime:
