@@ -9,7 +9,7 @@ min_version("9.0")
 
 
 # `--configfile FILE` replaces config/config.yaml (it is not merged into it), here and inside cluster jobs,
-# which get the same --configfiles but not --replace-workflow-config; `--config KEY=VALUE` still applies.
+# which get the same --configfiles; `--config KEY=VALUE` still applies.
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"

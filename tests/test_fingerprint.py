@@ -110,7 +110,6 @@ def _snakemake(repo: Path, work: Path, *args: str) -> subprocess.CompletedProces
         str(repo / "profiles" / "test"),
         "--configfile",
         str(repo / "config" / "test.yaml"),
-        "--replace-workflow-config",
         "--cores",
         "2",
         "-d",
