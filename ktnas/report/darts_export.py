@@ -238,10 +238,10 @@ _COLOURS = {"sep": "#1f5fa8", "dil": "#7b3294", "max": "#b35806", "avg": "#1b783
 
 def _positions(n_nodes: int) -> dict[int, tuple[float, float]]:
     """Inputs 0/1 on the left, intermediate nodes zig-zagging to the right, the output (-1) last."""
-    pos = {0: (0.0, 1.3), 1: (0.0, -1.3)}
+    pos = {0: (0.0, 1.4), 1: (0.0, -1.4)}
     for k in range(2, 2 + n_nodes):
-        pos[k] = (2.0 * (k - 1), 0.9 if k % 2 == 0 else -0.9)
-    pos[-1] = (2.0 * n_nodes + 2.2, 0.0)
+        pos[k] = (2.4 * (k - 1) + 0.4, 0.9 if k % 2 == 0 else -0.9)
+    pos[-1] = (2.4 * n_nodes + 2.8, 0.0)
     return pos
 
 
@@ -271,7 +271,7 @@ def _route(
             cost += sum(
                 1.0
                 for k, (nx, ny) in pos.items()
-                if k not in (a, b) and math.hypot(x - nx, y - ny) < _RADIUS + 0.15
+                if k not in (a, b) and math.hypot(x - nx, y - ny) < _RADIUS + 0.3
             )
             cost += sum(0.5 for lx, ly in labels if abs(x - lx) < _LABEL_W / 2 and abs(y - ly) < _LABEL_H / 2)
         at, label_cost = 0.5, 0.0
@@ -296,7 +296,10 @@ def _route(
     return best
 
 
-def _draw_cell(ax: Any, pairs: Sequence[tuple[str, int]], concat: Sequence[int], title: str) -> None:
+def _draw_cell(
+    ax: Any, pairs: Sequence[tuple[str, int]], concat: Sequence[int], title: str
+) -> tuple[float, float, float, float]:
+    """Draw one cell on ``ax``; returns the extent it needs (x0, x1, y0, y1)."""
     from matplotlib.patches import Circle, FancyArrowPatch
 
     n_nodes = len(pairs) // 2
@@ -351,11 +354,10 @@ def _draw_cell(ax: Any, pairs: Sequence[tuple[str, int]], concat: Sequence[int],
             )
     points = list(pos.values()) + curves
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    ax.set_xlim(min(xs) - 1.6, max(xs) + 0.8)
-    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title, fontsize=10)
+    return min(xs) - 1.6, max(xs) + 0.8, min(ys) - 0.7, max(ys) + 0.7
 
 
 def draw_cells(genotype: Mapping[str, Any], path: str | Path, title: str = "") -> None:
@@ -368,14 +370,21 @@ def draw_cells(genotype: Mapping[str, Any], path: str | Path, title: str = "") -
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 1, figsize=(12, 9))
+    extents = []
     for ax, cell, what in (
         (axes[0], "normal", "normal cell"),
         (axes[1], "reduce", "reduction cell (ops reading input 0 or 1 have stride 2)"),
     ):
         concat = list(genotype[f"{cell}_concat"])
-        _draw_cell(
-            ax, genotype[cell], concat, f"{what}; output: concat of nodes {', '.join(map(str, concat))}"
-        )
+        title_ = f"{what}; output: concat of nodes {', '.join(map(str, concat))}"
+        extents.append(_draw_cell(ax, genotype[cell], concat, title_))
+    x0, x1 = min(e[0] for e in extents), max(e[1] for e in extents)
+    for ax, e in zip(axes, extents, strict=True):  # one scale for both cells
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(e[2], e[3])
+    heights = [e[3] - e[2] for e in extents]
+    axes[0].get_gridspec().set_height_ratios(heights)
+    fig.set_size_inches(12, 12 * sum(heights) / (x1 - x0) + 1.5)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
