@@ -36,6 +36,7 @@ include: "workflow/rules/proxies.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/retrain.smk"
+include: "workflow/rules/export.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -49,3 +50,4 @@ rule darts:
     # DARTS space (paper Tables IV-VI): snakemake darts --cores 8 --resources gpu=1
     input:
         own_target_outputs("darts"),
+        export_outputs("darts"),

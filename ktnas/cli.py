@@ -213,6 +213,37 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
     )
 
 
+def _export_configs(tasks: Sequence[str], params: dict[str, object], seed: int) -> dict[str, Any]:
+    """Each task's retraining settings: its defaults < ``params``' settings < ``params[task]``."""
+    from ktnas.recipes.darts import retrain_config
+
+    for key, value in params.items():
+        if key in tasks and not isinstance(value, dict):
+            raise ValueError(f"--params: {key!r} must map to an object of retraining settings, got {value!r}")
+        if isinstance(value, dict) and key not in tasks:
+            example = json.dumps({tasks[0]: {"channels": 36}})
+            raise ValueError(
+                f"--params: {key!r} is not a task of this result ({', '.join(tasks)}); give settings for "
+                f'every task, e.g. {{"channels": 36}}, or per task, e.g. {example}'
+            )
+    common = {k: v for k, v in params.items() if k not in tasks}
+    return {
+        t: retrain_config(t, {**common, **params.get(t, {})}, seed)  # type: ignore[dict-item]
+        for t in tasks
+    }
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from ktnas.report.darts_export import export_darts, load_darts_result, summary_text
+
+    result = load_darts_result(args.result)
+    tasks = [t.task for t in result.tasks]
+    configs = _export_configs(tasks, _params(args.params), result.seed)
+    out = args.out if args.out is not None else Path("export") / result.run / f"seed{result.seed}"
+    summary = export_darts(result, configs, out, source=args.result)
+    print(summary_text(summary, out))
+
+
 def _cmd_table(args: argparse.Namespace) -> None:
     from ktnas._io import write_text
     from ktnas.report.spaces import get_table
@@ -522,6 +553,21 @@ def _darts_retrain_options(r: argparse.ArgumentParser) -> None:
     r.set_defaults(func=_cmd_darts_retrain)
 
 
+def _export_options(x: argparse.ArgumentParser) -> None:
+    x.add_argument("result", type=Path, help="result JSON of `ktnas search --space darts`")
+    x.add_argument(
+        "--params",
+        default="{}",
+        help="JSON object of retraining settings the parameter count is taken at (channels, layers, "
+        'auxiliary), for every task or per task, e.g. {"layers": 20, "cifar10": {"channels": 36}} '
+        "(default: each task's retraining defaults, e.g. C=48 and 11 cells on CIFAR-10)",
+    )
+    x.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: export/<run>/seed<N> of the result)"
+    )
+    x.set_defaults(func=_cmd_export)
+
+
 def _table_options(a: argparse.ArgumentParser) -> None:
     from ktnas.methods import METHODS
 
@@ -619,6 +665,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "search": ("one seeded search of one method on the tasks of a space", _search_options),
     "darts-data": ("download one DARTS-space dataset and describe its splits", _darts_data_options),
     "darts-retrain": ("retrain a found DARTS genotype from scratch and test it", _darts_retrain_options),
+    "export": (
+        "a DARTS result's cells as DARTS Genotypes (Python, JSON), parameter counts and pictures",
+        _export_options,
+    ),
     "table": ("a results table (CSV + Markdown) from per-seed result files", _table_options),
     "diagnostics": ("transfer diagnostics (table + figure) of multi-task runs", _diagnostics_options),
     "figure": ("a figure (PNG) from search results and a benchmark table", _figure_options),

@@ -407,6 +407,7 @@ def test_darts_target_is_separate_from_the_default_target(tmp_path):
             counts[parts[0]] = int(parts[1])
     assert counts["search"] == 4 and counts["retrain"] == 8  # 4 methods x 1 seed (x 2 tasks)
     assert counts["embed"] == 1 and counts["table"] == 1 and counts["data"] == 2
+    assert counts["export"] == 4  # every search result's cells (ktnas export)
     assert "gpu=1" in out.stdout
     default = _snakemake(tmp_path)
     assert default.returncode == 0, default.stderr

@@ -9,6 +9,10 @@ Input convention: genotypes are stored in the search-supernet convention, **inpu
 (the previous cell's output) and input 1 = the older one. :func:`to_retrain_genotype` converts to the
 DARTS retraining convention (0 = older) used by :mod:`ktnas.training.network` and by docs/reproduction.md Appendix A.
 
+DARTS genotype: :meth:`DartsSpace.to_darts` writes a cell pair as the ``Genotype(normal, normal_concat,
+reduce, reduce_concat)`` of the DARTS code (Liu et al., 2019), with its op names (:data:`DARTS_OPS`) and
+its input convention (0 = older); :meth:`DartsSpace.from_darts` reads one back.
+
 Canonical string: ``R:<node2>|<node3>|...|<node6>;N:<node2>|...|<node6>`` where each node is
 ``op~in+op~in`` with the two (op, input) pairs sorted by (input, op index). The two inputs of a node are
 symmetric, so swapping them gives the same string. Example node: ``Dw3x3~0+Max3x3~1``.
@@ -16,8 +20,8 @@ symmetric, so swapping them gives the same string. Example node: ``Dw3x3~0+Max3x
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +44,23 @@ OPS: tuple[str, ...] = (
 )
 #: the names the official retraining code (and docs/reproduction.md Appendix A) gives the same ops
 RETRAIN_OPS: tuple[str, ...] = ("DW3", "DW5", "DW7", "DC3", "DC5", "DC7", "Identity", "MAX", "AVG")
+#: the DARTS code's names (``operations.OPS``) of the retraining ops, in gene-index order. Each retraining op
+#: (docs/reproduction.md §3.3.9) is the DARTS op of that name, except ``dil_conv_7x7``, which DARTS lacks:
+#: ``DilConv(C, C, 7, stride, 6, 2)``, built like its ``dil_conv_5x5``. ``none`` (DARTS's zero op) is
+#: not in this space.
+DARTS_OPS: tuple[str, ...] = (
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "sep_conv_7x7",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+    "dil_conv_7x7",
+    "skip_connect",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+)
+#: DARTS ops that the DARTS code's ``operations.OPS`` does not define
+NOT_IN_DARTS: tuple[str, ...] = ("dil_conv_7x7",)
 N_NODES = 5
 NODES: tuple[int, ...] = tuple(range(2, 2 + N_NODES))
 #: cell types in gene order: 0 = reduction-type cell, 1 = normal cell
@@ -108,7 +129,8 @@ def from_retrain_genotype(
 ) -> tuple[int, ...]:
     """Retraining-convention cells (op name, input with 0 = older) -> canonical genes (0 = newer).
 
-    Op names may be the retraining names (``DW3``, ``AVG``...) or the search names (``Dw3x3``...).
+    Op names may be the retraining names (``DW3``, ``AVG``...), the search names (``Dw3x3``...) or the
+    DARTS names (``sep_conv_3x3``...).
     """
     genes: list[int] = []
     for cell_name, cell in (("reduce", reduce), ("normal", normal)):
@@ -127,11 +149,34 @@ def from_retrain_genotype(
 
 
 def _op_index(name: str) -> int:
-    if name in OPS:
-        return OPS.index(name)
-    if name in RETRAIN_OPS:
-        return RETRAIN_OPS.index(name)
-    raise ValueError(f"unknown op {name!r}; ops are {', '.join(OPS)} (or {', '.join(RETRAIN_OPS)})")
+    for names in (OPS, RETRAIN_OPS, DARTS_OPS):
+        if name in names:
+            return names.index(name)
+    raise ValueError(
+        f"unknown op {name!r}; ops are {', '.join(DARTS_OPS)} (or {', '.join(OPS)}, or {', '.join(RETRAIN_OPS)})"
+    )
+
+
+def to_darts_genotype(genes: Sequence[int]) -> dict[str, RetrainCell | list[int]]:
+    """Genes (0 = newer) -> the DARTS ``Genotype`` fields (0 = older), with DARTS op names.
+
+    ``{"normal": [(op, input), ...], "normal_concat": [...], "reduce": [...], "reduce_concat": [...]}``:
+    two pairs per intermediate node, nodes 2..6 in order; inputs 0 and 1 are the outputs of the cell
+    before the previous one and of the previous one, 2.. the intermediate nodes. A node adds its two
+    pairs, so their order carries no meaning: each node's pairs are sorted by (input, op index).
+    """
+    retrain = to_retrain_genotype(genes)
+    out: dict[str, RetrainCell | list[int]] = {}
+    for name in ("normal", "reduce"):
+        pairs: list[tuple[int, int]] = [(RETRAIN_OPS.index(o), i) for o, i in retrain[name]]  # type: ignore[misc]
+        cell: RetrainCell = []
+        for n in range(N_NODES):
+            node = sorted(pairs[2 * n : 2 * n + 2], key=lambda p: (p[1], p[0]))
+            cell += [(DARTS_OPS[o], i) for o, i in node]
+        concat: list[int] = retrain[f"{name}_concat"]  # type: ignore[assignment]
+        out[name] = cell
+        out[f"{name}_concat"] = list(concat)
+    return out
 
 
 class DartsSpace(SearchSpace):
@@ -199,8 +244,27 @@ class DartsSpace(SearchSpace):
         return self._format(from_retrain_genotype(normal, reduce))
 
     def to_retrain(self, arch: str) -> dict[str, RetrainCell | list[int]]:
-        """Retraining genotype (0 = older input, DARTS op names, concat lists) of ``arch``."""
+        """Retraining genotype (0 = older input, the authors' op names, concat lists) of ``arch``."""
         return to_retrain_genotype(self.genes(arch))
+
+    def to_darts(self, arch: str) -> dict[str, RetrainCell | list[int]]:
+        """The DARTS ``Genotype`` fields of ``arch`` (0 = older input, :data:`DARTS_OPS` names)."""
+        return to_darts_genotype(self.genes(arch))
+
+    def from_darts(self, genotype: Mapping[str, Any]) -> str:
+        """Canonical string of DARTS ``Genotype`` fields (a mapping, or a namedtuple's ``_asdict()``).
+
+        The concat lists, if given, must be the nodes no node reads (the cell output of this space).
+        """
+        arch = self.from_retrain(genotype["normal"], genotype["reduce"])
+        darts = self.to_darts(arch)
+        for key in ("normal_concat", "reduce_concat"):
+            if key in genotype and sorted(int(k) for k in genotype[key]) != darts[key]:
+                raise ValueError(
+                    f"{key}={list(genotype[key])} is not this space's cell output: the nodes no node "
+                    f"reads, {darts[key]}"
+                )
+        return arch
 
     # -- operators ----------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> str:

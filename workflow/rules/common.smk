@@ -368,6 +368,18 @@ def own_target_outputs(target):
     return [f"results/tables/{target}_{s}.csv" for s in studies(target)]
 
 
+def export_outputs(space):
+    """The export folder (``ktnas export``) of every search result the space's tables read."""
+    return sorted(
+        {
+            f"results/export/{space}/{r.name}/seed{s}"
+            for study in studies(space)
+            for r in runs_of(space, study)
+            for s in r.seeds
+        }
+    )
+
+
 def embedding_flags(wc):
     """`ktnas embed` options: the space's embedding settings, or another encoding (Table VIII ablation)."""
     settings = embedding_settings(config, wc.space)
@@ -398,6 +410,11 @@ def run_params(wc):
 
 def retrain_params(wc):
     return json.dumps(run_of(wc).retrain[wc.task], sort_keys=True)
+
+
+def export_params(wc):
+    """Every task's retraining settings, keyed by task (`ktnas export --params`)."""
+    return json.dumps(run_of(wc).retrain, sort_keys=True)
 
 
 def benchmark_flag(wc, input):
