@@ -79,7 +79,12 @@ def _cmd_proxies(args: argparse.Namespace) -> None:
     archs = chunk_archs(get_space("nb201").all_archs(), args.chunk, args.n_chunks)
     if args.limit is not None:
         archs = archs[: args.limit]
-    df = compute_proxies(archs, args.dataset, names, seed=args.seed, device=args.device)
+    device = args.device
+    if device != "cpu":  # a GPU of this job's own (docs/guide/gpus.md)
+        from ktnas.training.device import pick_device
+
+        device = str(pick_device(device))
+    df = compute_proxies(archs, args.dataset, names, seed=args.seed, device=device)
     meta = {
         "dataset": args.dataset,
         "proxies": names,

@@ -372,7 +372,9 @@ def test_medmnist_npz_is_read_without_pickle(tmp_path: Path) -> None:
 TINY = SearchConfig(
     channels=4, batch_size=32, val_batch_size=64, fitness_images=64, generations=4, drop_path_start=1
 )  # fmt: skip
-CPU = Runtime(device="cpu", max_train_batches=3, max_eval_images=96)  # run-time settings, docs/reproduction.md §6
+CPU = Runtime(
+    device="cpu", max_train_batches=3, max_eval_images=96
+)  # run-time settings, docs/reproduction.md §6
 
 
 def test_cosine_lr_formula() -> None:
