@@ -126,6 +126,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
     from ktnas.recipes import SearchPaths, get_recipe
     from ktnas.runner import clear_checkpoint, run_fingerprint, run_search
     from ktnas.search.checkpoint import Checkpointer
+    from ktnas.training.progress import metrics_path
 
     if (args.seed is None) == (args.seeds is None):
         raise ValueError("give exactly one of --seed N or --seeds 0-24")
@@ -144,7 +145,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
     ):
         out = Path(str(args.out).format(seed=seed))
         ckpt = None if args.checkpoint is None else Path(str(args.checkpoint).format(seed=seed))
-        paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, runtime)
+        paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, runtime, metrics_path(out))
         marker = Checkpointer(ckpt, run_fingerprint(args.space, args.method, seed, tasks, params, paths))
         if marker.finished(out):  # an earlier attempt of this job (killed later) wrote it
             log.info(
@@ -201,6 +202,7 @@ def _cmd_darts_data(args: argparse.Namespace) -> None:
 
 def _cmd_darts_retrain(args: argparse.Namespace) -> None:
     from ktnas.recipes.darts import retrain_params
+    from ktnas.training.progress import metrics_path
     from ktnas.training.stages import run_darts_retrain
 
     result = run_darts_retrain(
@@ -209,6 +211,7 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
         retrain_params(args.task, _params(args.params)),
         _runtime(args),
         checkpoint_path=args.checkpoint,
+        metrics=metrics_path(args.out),
     )
     write_json(args.out, result)
     if args.checkpoint is not None:
