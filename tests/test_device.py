@@ -96,3 +96,37 @@ def test_pick_device_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     assert dv.pick_device(None) == torch.device("cpu")
     with pytest.raises(ValueError, match="CUDA is not available"):
         dv.pick_device("cuda:1")
+
+
+# -- on a GPU (scripts/gpu_check.py runs these; skipped without CUDA) ---------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.cuda
+@cuda
+def test_a_gpu_job_gets_a_gpu_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dv, "gpu_lock_dir", lambda: tmp_path)
+    dev = dv.pick_device(None)
+    assert dev.type == "cuda" and dev.index is not None and dev.index < torch.cuda.device_count()
+    assert torch.cuda.current_device() == dev.index
+
+
+@pytest.mark.cuda
+@cuda
+def test_mixed_precision_channels_last_supernet_epoch() -> None:
+    import numpy as np
+
+    from ktnas.spaces.darts import DartsSpace
+    from ktnas.training.data import load_splits
+    from ktnas.training.search_task import SearchConfig, WeightSharingTask
+
+    cfg = SearchConfig(channels=8, batch_size=32, val_batch_size=64, fitness_images=64, generations=2)
+    wst = WeightSharingTask(load_splits("synthetic", download=False), cfg)
+    assert wst.device.type == "cuda" and wst.amp is not None
+    assert next(wst.model.parameters()).is_cuda
+    archs = [DartsSpace().sample(np.random.default_rng(i)) for i in range(3)]
+    stats = wst.train_epoch(archs, 0)
+    assert np.isfinite(stats["loss"]) and stats["images"] > 0
+    fitness = wst.evaluate(archs)
+    assert len(fitness) == 3 and all(np.isfinite(fitness))
