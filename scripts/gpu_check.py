@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default=None, help="cpu: the smoke mode; default: a GPU (docs/guide/gpus.md)")
     ap.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    ap.add_argument("--out", type=Path, default=Path("gpu_check"), help="folder of the metrics CSVs")
+    ap.add_argument("--out", type=Path, default=Path("results/gpu_check"), help="folder of the metrics CSVs")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ktnas.training.device import device_name, pick_device
