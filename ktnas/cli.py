@@ -79,7 +79,12 @@ def _cmd_proxies(args: argparse.Namespace) -> None:
     archs = chunk_archs(get_space("nb201").all_archs(), args.chunk, args.n_chunks)
     if args.limit is not None:
         archs = archs[: args.limit]
-    df = compute_proxies(archs, args.dataset, names, seed=args.seed, device=args.device)
+    device = args.device
+    if device != "cpu":  # a GPU of this job's own (docs/guide/gpus.md)
+        from ktnas.training.device import pick_device
+
+        device = str(pick_device(device))
+    df = compute_proxies(archs, args.dataset, names, seed=args.seed, device=device)
     meta = {
         "dataset": args.dataset,
         "proxies": names,
@@ -121,6 +126,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
     from ktnas.recipes import SearchPaths, get_recipe
     from ktnas.runner import clear_checkpoint, run_fingerprint, run_search
     from ktnas.search.checkpoint import Checkpointer
+    from ktnas.training.progress import metrics_path
 
     if (args.seed is None) == (args.seeds is None):
         raise ValueError("give exactly one of --seed N or --seeds 0-24")
@@ -139,7 +145,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
     ):
         out = Path(str(args.out).format(seed=seed))
         ckpt = None if args.checkpoint is None else Path(str(args.checkpoint).format(seed=seed))
-        paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, runtime)
+        paths = SearchPaths(args.benchmark, args.embedding, args.proxies, ckpt, runtime, metrics_path(out))
         marker = Checkpointer(ckpt, run_fingerprint(args.space, args.method, seed, tasks, params, paths))
         if marker.finished(out):  # an earlier attempt of this job (killed later) wrote it
             log.info(
@@ -196,6 +202,7 @@ def _cmd_darts_data(args: argparse.Namespace) -> None:
 
 def _cmd_darts_retrain(args: argparse.Namespace) -> None:
     from ktnas.recipes.darts import retrain_params
+    from ktnas.training.progress import metrics_path
     from ktnas.training.stages import run_darts_retrain
 
     result = run_darts_retrain(
@@ -204,6 +211,7 @@ def _cmd_darts_retrain(args: argparse.Namespace) -> None:
         retrain_params(args.task, _params(args.params)),
         _runtime(args),
         checkpoint_path=args.checkpoint,
+        metrics=metrics_path(args.out),
     )
     write_json(args.out, result)
     if args.checkpoint is not None:

@@ -128,6 +128,7 @@ def _multitask(
         hp,
         np.random.default_rng(seed),
         Checkpointer(paths.checkpoint, fingerprint),
+        recipe.progress(setup, hp, paths),
     )
     recipe.start(setup)
     return search.run()

@@ -60,7 +60,7 @@ RETRAIN_TINY = {
 RUNTIME = Runtime(device="cpu", max_train_batches=2, max_eval_images=64)
 RUNTIME_FLAGS = ["--device", "cpu", "--max-train-batches", "2", "--max-eval-images", "64"]
 SYNTHETIC = "synthetic,synthetic_b"
-TIMING = ("search_seconds", "gpu_days", "images_per_s", "seconds", "device_name")
+TIMING = ("search_seconds", "gpu_days", "images_per_s", "seconds", "device_name", "elapsed_s", "eta_s")
 
 
 def _without_timing(obj):
@@ -304,9 +304,35 @@ def test_sigkill_mid_search_then_resume_matches_uninterrupted(tmp_path, embeddin
     resumed, reference = json.loads(out.read_text()), json.loads(ref.read_text())
     assert _without_timing(resumed) == _without_timing(reference)
     assert not ckpt.exists()
+    # the metrics CSV of the resumed search holds every generation, also those before the kill
+    rows = list(csv.DictReader(out.with_suffix(".metrics.csv").open()))
+    assert [(int(r["generation"]), r["task"]) for r in rows] == [
+        (g, t) for g in range(params["generations"]) for t in ("synthetic", "synthetic_b")
+    ]
+    for task in resumed["tasks"]:
+        mine = [r for r in rows if r["task"] == task["task"]]
+        assert [float(r["best_fitness"]) for r in mine] == [e["best_fitness"] for e in task["trace"]]
+        assert [float(r["elapsed_s"]) for r in mine] == [e["elapsed_s"] for e in task["trace"]]
+    assert float(rows[-1]["eta_s"]) == 0.0
+    elapsed = [float(r["elapsed_s"]) for r in rows[::2]]
+    assert elapsed == sorted(elapsed) and elapsed[0] > 0
 
 
 # -- retraining (§3.3.9) and tables ---------------------------------------------------------------------------
+
+
+def test_a_darts_search_logs_a_clock_and_writes_its_metrics_beside_the_result(searched):
+    out, res = searched
+    rows = list(csv.DictReader(out.with_suffix(".metrics.csv").open()))
+    assert list(rows[0])[:3] == ["generation", "task", "best_fitness"]
+    assert len(rows) == TINY["generations"] * len(res["tasks"])
+    for task in res["tasks"]:
+        mine = [r for r in rows if r["task"] == task["task"]]
+        assert [float(r["best_fitness"]) for r in mine] == [e["best_fitness"] for e in task["trace"]]
+        full = [h["full_val_acc"] for h in task["history"]]
+        assert [float(r["best_val_acc"]) for r in mine] == [max(full[: i + 1]) for i in range(len(full))]
+        assert float(mine[-1]["best_val_acc"]) == task["best_val_acc"]
+        assert [float(r["eta_s"]) for r in mine][-1] == 0.0
 
 
 def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
@@ -319,6 +345,8 @@ def test_retrain_cli_on_found_genotype_and_darts_table(searched, tmp_path):
         assert main(args) == 0
         assert not ckpt.exists()
         r = json.loads(out.read_text())
+        metrics = list(csv.DictReader(out.with_suffix(".metrics.csv").open()))
+        assert [float(m["test_acc"]) for m in metrics] == [h["test_acc"] for h in r["history"]]
         found = next(t for t in res["tasks"] if t["task"] == task)
         assert r["arch"] == found["best_arch"] and r["protocol"] == "retrain" and r["finished"]
         assert r["retrain_params"]["seed"] == res["seed"] and r["retrain_params"]["layers"] == 5

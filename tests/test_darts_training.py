@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import math
 import urllib.error
@@ -455,8 +456,15 @@ def test_retrain_resume_equals_uninterrupted(synthetic, tmp_path: Path) -> None:
 
     part = retrain(arch, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "b.pt", stop_after=1)
     assert not part["finished"] and part["epochs_done"] == 1
-    resumed = retrain(arch, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "b.pt")
+    resumed = retrain(
+        arch, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "b.pt", metrics=tmp_path / "b.csv"
+    )
     assert resumed["finished"]
+    rows = list(csv.DictReader((tmp_path / "b.csv").open()))  # both epochs, the first from the checkpoint
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert [float(r["test_acc"]) for r in rows] == [h["test_acc"] for h in resumed["history"]]
+    assert float(rows[0]["elapsed_s"]) > 0 and float(rows[0]["eta_s"]) > 0 and float(rows[1]["eta_s"]) == 0
+    assert float(rows[1]["elapsed_s"]) > float(rows[0]["elapsed_s"])
     keys = ("train_loss", "train_acc", "test_acc", "lr")
     assert [[h[k] for k in keys] for h in resumed["history"]] == [
         [h[k] for k in keys] for h in full["history"]

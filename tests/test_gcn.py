@@ -142,6 +142,7 @@ def test_device_path_on_the_cpu_is_the_default_path() -> None:
         assert np.array_equal(p.predict(archs), default.predict(archs))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_path_agrees_with_the_cpu() -> None:  # pragma: no cover - no GPU in CI
     """On a GPU the same model trains to nearly the same predictor (other kernels: not bit-identical)."""

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from ktnas.embedding import EmbeddingTable
     from ktnas.methods import Method
-    from ktnas.search.multitask import Reproduction
+    from ktnas.search.multitask import Progress, Reproduction
     from ktnas.search.problem import Problem
     from ktnas.search.transfer import DistanceFn
     from ktnas.spaces.base import SearchSpace
@@ -42,6 +42,8 @@ class SearchPaths:
     proxies: str | Path | None = None
     checkpoint: str | Path | None = None
     runtime: Runtime = field(default_factory=Runtime)
+    #: where a space that logs progress writes its per-generation metrics CSV (DARTS); None: nowhere
+    metrics: str | Path | None = None
 
 
 @dataclass
@@ -153,6 +155,10 @@ class Recipe(ABC):
 
     def start(self, setup: Setup) -> None:
         """Called right before the search runs (DARTS starts its wall clock here)."""
+        return None
+
+    def progress(self, setup: Setup, hp: Any, paths: SearchPaths) -> Progress | None:
+        """A hook the multi-task loop calls after every generation; None (the default): none."""
         return None
 
     def result_extra(self, setup: Setup, hp: Any, tasks: Sequence[str], paths: SearchPaths) -> dict[str, Any]:

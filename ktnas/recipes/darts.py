@@ -159,6 +159,13 @@ class DartsRecipe(Recipe):
     def start(self, setup: Setup) -> None:
         setup.state["clock"].restore(0.0)  # a resumed run restores the time spent before its checkpoint
 
+    def progress(self, setup: Setup, hp: Any, paths: SearchPaths) -> Any:
+        """A log line per generation with elapsed time, ETA and each task's best fitness, and the
+        per-generation metrics CSV at ``paths.metrics`` (:class:`~ktnas.training.darts_problem.SearchClock`)."""
+        from ktnas.training.darts_problem import SearchClock
+
+        return SearchClock(setup.problems, setup.state["clock"], hp.generations, paths.metrics)  # type: ignore[arg-type]
+
     def result_extra(self, setup: Setup, hp: Any, tasks: Sequence[str], paths: SearchPaths) -> dict[str, Any]:
         """Search cost (§3.3.5: GPU days = wall-clock seconds / 86,400, data loading excluded), device and
         the run-time settings (§6)."""

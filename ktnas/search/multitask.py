@@ -9,7 +9,7 @@ single-task, EMT-NAS-, MTNAS- and random-transfer baselines.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -72,8 +72,15 @@ class _TaskState:
         self.births, self.frozen, self.trace = s["births"], s["frozen"], s["trace"]
 
 
+#: called after every generation (checkpoint written) with the generation and every task's trace so far
+Progress = Callable[[int, Sequence[Sequence[dict[str, Any]]]], None]
+
+
 class MultiTaskSearch:
-    """Algorithm 4 over N ≥ 1 tasks (N = 1 only makes sense with the ``none`` policy)."""
+    """Algorithm 4 over N ≥ 1 tasks (N = 1 only makes sense with the ``none`` policy).
+
+    ``progress``: a hook the space's recipe may give (DARTS: the log line with ETA and the metrics CSV).
+    """
 
     def __init__(
         self,
@@ -84,12 +91,14 @@ class MultiTaskSearch:
         config: LoopParams,
         rng: np.random.Generator,
         checkpointer: Checkpointer | None = None,
+        progress: Progress | None = None,
     ) -> None:
         if policy.transfers and len(problems) < 2:
             raise ValueError("a transfer policy needs at least 2 tasks")
         self.space, self.problems, self.reproduction = space, list(problems), reproduction
         self.policy, self.config, self.rng = policy, config, rng
         self.checkpointer = checkpointer or Checkpointer(None, {})
+        self.progress = progress
         self.tasks = [_TaskState(policy.make_hts(config)) for _ in problems]
         self.generation = 0
 
@@ -102,6 +111,7 @@ class MultiTaskSearch:
         if state is None:
             self._initialise()
             self._checkpoint()
+            self._progress()
         else:
             self._restore(state)
         total = self.config.generations
@@ -115,6 +125,7 @@ class MultiTaskSearch:
                 self._end_generation()
                 self._record()
                 self._checkpoint()
+                self._progress()
                 bar.update(1)
         return [self._summary(i) for i in range(len(self.tasks))]
 
@@ -236,6 +247,10 @@ class MultiTaskSearch:
             }
             task.labels, task.child_in_elite = [], []
             task.trace.append(entry)
+
+    def _progress(self) -> None:
+        if self.progress is not None:
+            self.progress(self.generation, [task.trace for task in self.tasks])
 
     # -- checkpointing ----------------------------------------------------------------------------------
     def _checkpoint(self) -> None:

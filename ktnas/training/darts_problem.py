@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from ktnas._io import KtnasError, atomic_path
 from ktnas.search.problem import Problem
+from ktnas.training.progress import duration, eta_seconds, write_metrics
 
 if TYPE_CHECKING:
     from ktnas.training.search_task import WeightSharingTask
@@ -122,6 +123,10 @@ class DartsProblem(Problem):
             self.history[-1]["full_val_acc"] = acc
         log.info("%s gen %d: best %.2f%% on the full validation split (best seen %.2f%%)",
                  self.name, generation, acc, self.best_val_acc)  # fmt: skip
+
+    def trace_fields(self) -> dict[str, Any]:
+        """The search's wall-clock seconds when this generation ended (the metrics CSV's clock)."""
+        return {"elapsed_s": self.clock.elapsed()}
 
     def seen(self, arch: str) -> bool:
         return False  # weight sharing: an architecture's fitness changes with the weights
@@ -235,3 +240,66 @@ class DartsProblem(Problem):
         finally:
             with torch.no_grad():
                 model.load_state_dict(current)
+
+
+class SearchClock:
+    """The search's progress after every generation: one log line (elapsed, ETA from the mean time per
+    generation so far, each task's best fitness) and, when ``metrics`` is given, the metrics CSV rewritten
+    from the tasks' traces and histories (both checkpointed, so a resumed search's file is complete).
+
+    Columns: ``generation``, ``task``, ``best_fitness`` (the population's best, % on the V fitness images),
+    ``full_val_acc`` (that individual on the whole validation split), ``best_val_acc`` (best so far),
+    ``lr``, ``loss``, ``train_acc``, ``images_per_s``, ``seconds`` (this task's generation), ``elapsed_s``
+    and ``eta_s`` (the whole search).
+    """
+
+    def __init__(
+        self, problems: Sequence[DartsProblem], clock: WallClock, generations: int, metrics: str | Path | None
+    ) -> None:
+        self.problems, self.clock, self.generations = list(problems), clock, generations
+        self.metrics = None if metrics is None else Path(metrics)
+
+    def __call__(self, generation: int, traces: Sequence[Sequence[Mapping[str, Any]]]) -> None:
+        elapsed = self.clock.elapsed()
+        done = generation + 1
+        best = ", ".join(
+            f"{p.name} {t[-1]['best_fitness']:.2f}%" for p, t in zip(self.problems, traces, strict=True) if t
+        )
+        log.info(
+            "generation %d/%d done, elapsed %s, ETA %s; best fitness %s",
+            done, self.generations, duration(elapsed), duration(eta_seconds(elapsed, done, self.generations)), best,
+        )  # fmt: skip
+        if self.metrics is not None:
+            write_metrics(self.metrics, self.rows(traces))
+
+    def rows(self, traces: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+        """One row per (generation, task)."""
+        per_task = []
+        for problem, trace in zip(self.problems, traces, strict=True):
+            hist = {h["generation"]: h for h in problem.history}
+            best_seen = float("-inf")
+            rows = []
+            for entry in trace:
+                g = int(entry["generation"])
+                h = hist.get(g, {})
+                full = h.get("full_val_acc", float("nan"))
+                best_seen = max(best_seen, full) if np.isfinite(full) else best_seen
+                elapsed = float(entry.get("elapsed_s", float("nan")))
+                rows.append(
+                    {
+                        "generation": g,
+                        "task": problem.name,
+                        "best_fitness": entry["best_fitness"],
+                        "full_val_acc": full,
+                        "best_val_acc": best_seen,
+                        "lr": h.get("lr"),
+                        "loss": h.get("loss"),
+                        "train_acc": h.get("train_acc"),
+                        "images_per_s": h.get("images_per_s"),
+                        "seconds": h.get("seconds"),
+                        "elapsed_s": elapsed,
+                        "eta_s": eta_seconds(elapsed, g + 1, self.generations),
+                    }
+                )
+            per_task.append(rows)
+        return sorted((r for rows in per_task for r in rows), key=lambda r: int(r["generation"]))

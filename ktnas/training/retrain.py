@@ -26,6 +26,7 @@ from ktnas.spaces.darts import DartsSpace
 from ktnas.training.data import Augment, Splits, derive_seed, iterate_batches, load_splits
 from ktnas.training.device import amp_dtype, autocast, grad_scaler, pick_device, prepare_model, synchronize
 from ktnas.training.network import EvalNetwork, count_params
+from ktnas.training.progress import duration, eta_seconds, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,15 @@ def retrain(
     checkpoint: str | Path | None = None,
     download: bool = True,
     stop_after: int | None = None,
+    metrics: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ``arch`` from scratch on the dataset's train split and test after every epoch (§3.3.9).
 
     ``runtime``: the data folder, the device and the smoke-run caps (docs/reproduction.md §6).
     ``checkpoint``: file written after each epoch and resumed from if present (it must come from the
     same architecture, config and run-time settings). ``stop_after``: return after that many epochs in
-    total (for time-limited jobs; rerun to continue). Returns ``test_acc`` (final epoch, %), ``best_test_acc`` and ``best_epoch``,
+    total (for time-limited jobs; rerun to continue). ``metrics``: a CSV of the history rewritten after
+    every epoch (:mod:`ktnas.training.progress`); every epoch also logs its elapsed time and ETA. Returns ``test_acc`` (final epoch, %), ``best_test_acc`` and ``best_epoch``,
     ``params_m`` (auxiliary head excluded), ``epochs_done``, ``finished``, ``history`` (per-epoch dicts)
     and ``images_per_s``.
     """
@@ -162,6 +165,7 @@ def retrain(
         seen = 0
         synchronize(device)
         t0 = time.perf_counter()
+        elapsed_before = history[-1]["elapsed_s"] if history else 0.0
         batches = iterate_batches(
             train_set, spec, cfg.batch_size, augment=augment, generator=data_gen, shuffle=True,
             max_batches=runtime.max_train_batches, device=device, channels_last=cfg.channels_last,
@@ -196,7 +200,17 @@ def retrain(
                 "images_per_s": seen / seconds if seconds > 0 else float("nan"),
             }
         )
-        log.info("retrain %s epoch %d: %s", spec.name, epoch, history[-1])
+        elapsed = elapsed_before + time.perf_counter() - t0  # training and test, carried across a resume
+        history[-1]["elapsed_s"] = elapsed
+        history[-1]["eta_s"] = eta_seconds(elapsed, epoch + 1, cfg.epochs)
+        h = history[-1]
+        log.info(
+            "retrain %s epoch %d/%d: loss %.3f, train %.2f%%, test %.2f%%, %.0f img/s, elapsed %s, ETA %s",
+            spec.name, epoch + 1, cfg.epochs, h["train_loss"], h["train_acc"], test_acc, h["images_per_s"],
+            duration(elapsed), duration(h["eta_s"]),
+        )  # fmt: skip
+        if metrics is not None:
+            write_metrics(metrics, history)
         if ckpt is not None:
             state = {
                 "fingerprint": fingerprint,

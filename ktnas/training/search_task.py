@@ -200,7 +200,7 @@ class WeightSharingTask:
             "seconds": seconds,
             "images_per_s": seen / seconds if seconds > 0 else float("nan"),
         }
-        log.info("%s gen %d: %s", self.name, generation, self.last_stats)
+        log.debug("%s gen %d: %s", self.name, generation, self.last_stats)
         return dict(self.last_stats)
 
     def _reseed_model(self, generation: int) -> None:

@@ -63,13 +63,15 @@ def run_darts_retrain(
     checkpoint_path: str | Path | None = None,
     download: bool = True,
     stop_after: int | None = None,
+    metrics: str | Path | None = None,
 ) -> dict[str, Any]:
     """Retrain the genotype a search found for ``task`` from scratch (docs/reproduction.md §3.3.9; §3.3.10 (b) on 28×28 data).
 
     ``search`` is a DARTS search result (``ktnas search --space darts``) or its JSON file. The retraining seed defaults to the
     search's seed (five independent runs, each seeded end to end). ``runtime`` gives the data folder,
-    the device and the smoke-run caps (docs/reproduction.md §6); the result records them. The result carries the search's cost
-    and, where measured, the §3.3.10 (a) supernet test accuracy, so tables need only retraining results.
+    the device and the smoke-run caps (docs/reproduction.md §6); the result records them. ``metrics``: the
+    per-epoch CSV (:func:`ktnas.training.retrain.retrain`). The result carries the search's cost and, where
+    measured, the §3.3.10 (a) supernet test accuracy, so tables need only retraining results.
     """
     from ktnas.training.device import device_name, pick_device
     from ktnas.training.retrain import retrain
@@ -90,8 +92,9 @@ def run_darts_retrain(
     runtime = runtime or Runtime()
     cfg = retrain_config(params, int(search["seed"]))
     result = retrain(
-        arch, task, cfg, runtime, checkpoint=checkpoint_path, download=download, stop_after=stop_after
-    )
+        arch, task, cfg, runtime, checkpoint=checkpoint_path, download=download, stop_after=stop_after,
+        metrics=metrics,
+    )  # fmt: skip
     out: dict[str, Any] = {
         "space": "darts",
         "protocol": "retrain",
