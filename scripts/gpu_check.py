@@ -37,6 +37,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from medmnist import INFO  # noqa: E402
+
 from ktnas.config import load_config  # noqa: E402
 from ktnas.params import Runtime  # noqa: E402
 from ktnas.plan import group_retrain_params, group_search_params  # noqa: E402
@@ -44,16 +46,18 @@ from ktnas.recipes import get_recipe  # noqa: E402
 from ktnas.recipes.darts import get_group, retrain_config  # noqa: E402
 
 #: images per split of each paper dataset (search train, search validation, retraining train, test):
-#: CIFAR and (Fashion-)MNIST from docs/reproduction.md §3.3.8, MedMNIST v2's official splits
+#: CIFAR and (Fashion-)MNIST from docs/reproduction.md §3.3.8; MedMNIST from the official split sizes that
+#: the medmnist package lists (medmnist.INFO)
 SIZES: dict[str, tuple[int, int, int, int]] = {
     "cifar10": (40_000, 10_000, 50_000, 10_000),
     "cifar100": (40_000, 10_000, 50_000, 10_000),
     "mnist": (48_000, 12_000, 60_000, 10_000),
     "fashion_mnist": (48_000, 12_000, 60_000, 10_000),
-    "pathmnist": (89_996, 10_004, 89_996, 7_180),
-    "organamnist": (34_581, 6_491, 34_581, 17_778),
-    "organcmnist": (13_000, 2_392, 13_000, 8_268),
-    "organsmnist": (13_940, 2_452, 13_940, 8_829),
+    **{
+        task: (n["train"], n["val"], n["train"], n["test"])
+        for task in ("pathmnist", "organamnist", "organcmnist", "organsmnist")
+        for n in [INFO[task]["n_samples"]]
+    },
 }
 #: the task groups `snakemake darts` builds (paper Tables IV, V, VI)
 TABLES = {"cifar": "Table IV", "mnist": "Table V", "medmnist": "Table VI"}
