@@ -4,6 +4,7 @@ the EMT-NAS-style GA, fitness on a fixed validation subset; the found genotypes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -75,12 +76,15 @@ def get_group(name: str) -> DartsGroup:
 
 
 def group_of(tasks: Sequence[str]) -> DartsGroup:
-    """The group whose tasks are exactly ``tasks`` (in that order)."""
+    """The group whose tasks are exactly ``tasks`` (in that order); else a group named after the tasks,
+    with the search defaults of the one built-in group that holds them all, if any (own tasks and mixed
+    lists: the code defaults)."""
     for g in GROUPS.values():
         if tuple(tasks) == g.tasks:
             return g
-    groups = "; ".join(f"{g.name}: {','.join(g.tasks)}" for g in GROUPS.values())
-    raise ValueError(f"DARTS tasks {','.join(tasks)} are not a task group; use one of {groups}")
+    holders = [g for g in GROUPS.values() if set(tasks) <= set(g.tasks)]
+    defaults = holders[0].search_defaults if holders else {}
+    return DartsGroup("+".join(tasks), tuple(tasks), search_defaults=defaults)
 
 
 class DartsRecipe(Recipe):
@@ -96,6 +100,16 @@ class DartsRecipe(Recipe):
 
     def task_groups(self) -> dict[str, tuple[str, ...]]:
         return {g.name: g.tasks for g in GROUPS.values()}
+
+    def check_tasks(self, tasks: Sequence[str]) -> None:
+        """Distinct task names: built-in datasets, or own tasks that the run-time settings declare (checked
+        when the data is loaded, docs/guide/own-tasks.md)."""
+        bad = [t for t in tasks if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_]*", t)]
+        if bad or not tasks or len(set(tasks)) != len(tasks):
+            raise ValueError(
+                f"bad, missing or repeated DARTS task(s) {bad or list(tasks)}; give distinct names of "
+                f"built-in tasks ({', '.join(self.tasks())}) or of own tasks declared under darts.tasks"
+            )
 
     def params(self, tasks: Sequence[str], overrides: Mapping[str, Any] | None = None) -> LoopParams:
         """Defaults < the group's defaults (e.g. K=40, C=48 for MedMNIST) < ``overrides``."""
