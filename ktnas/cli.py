@@ -130,9 +130,9 @@ def _cmd_search(args: argparse.Namespace) -> None:
             raise ValueError(f"{name} {pattern} must contain {{seed}} when several seeds run in one job")
     tasks, params = args.tasks.split(","), _params(args.params)
     recipe = get_recipe(args.space)
-    recipe.check_tasks(tasks)
-    recipe.params(tasks, params)  # fails early, before any seed runs
     runtime = _runtime(args)
+    recipe.check_tasks(tasks, runtime.tasks)
+    recipe.params(tasks, params)  # fails early, before any seed runs
     written, checkpoints = [], []
     for seed in tqdm(
         seeds, desc=f"{args.space} {args.method} seeds", disable=None if len(seeds) > 1 else True

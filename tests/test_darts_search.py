@@ -141,8 +141,8 @@ def test_bad_method_and_missing_embedding_fail_before_training():
         run_search("darts", "rea", 0, GROUPS["synthetic"].tasks, TINY)
     with pytest.raises(ValueError, match="ktnas embed --space darts"):
         run_search("darts", "ktnas", 0, GROUPS["synthetic"].tasks, TINY, SearchPaths())
-    with pytest.raises(ValueError, match="not a task group"):
-        run_search("darts", "single", 0, ["synthetic"], TINY)
+    with pytest.raises(ValueError, match=r"unknown or repeated DARTS task\(s\) \['mine'\]"):
+        run_search("darts", "single", 0, ["synthetic", "mine"], TINY)  # an own task needs a declaration
 
 
 def test_config_darts_section_validates_and_merges():

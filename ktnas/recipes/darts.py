@@ -4,8 +4,7 @@ the EMT-NAS-style GA, fitness on a fixed validation subset; the found genotypes 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
@@ -101,14 +100,14 @@ class DartsRecipe(Recipe):
     def task_groups(self) -> dict[str, tuple[str, ...]]:
         return {g.name: g.tasks for g in GROUPS.values()}
 
-    def check_tasks(self, tasks: Sequence[str]) -> None:
-        """Distinct task names: built-in datasets, or own tasks that the run-time settings declare (checked
-        when the data is loaded, docs/guide/own-tasks.md)."""
-        bad = [t for t in tasks if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_]*", t)]
+    def check_tasks(self, tasks: Sequence[str], declared: Collection[str] = ()) -> None:
+        """Distinct names of built-in tasks or of own tasks the run declares (docs/guide/own-tasks.md)."""
+        known = [*self.tasks(), *declared]
+        bad = [t for t in tasks if t not in known]
         if bad or not tasks or len(set(tasks)) != len(tasks):
             raise ValueError(
-                f"bad, missing or repeated DARTS task(s) {bad or list(tasks)}; give distinct names of "
-                f"built-in tasks ({', '.join(self.tasks())}) or of own tasks declared under darts.tasks"
+                f"unknown or repeated DARTS task(s) {bad or list(tasks)}; give distinct tasks from {known}, or "
+                "declare your own under darts.tasks in the config (ktnas: --task-data; docs/guide/own-tasks.md)"
             )
 
     def params(self, tasks: Sequence[str], overrides: Mapping[str, Any] | None = None) -> LoopParams:

@@ -422,7 +422,23 @@ def runtime_flags(wc):
     for key in ("device", "max_train_batches", "max_eval_images"):
         if config[key] is not None:
             flags.append(f"--{key.replace('_', '-')} {shlex.quote(str(config[key]))}")
-    return " ".join(flags)
+    return " ".join(flags + [task_data_flag(wc.space)])
+
+
+def task_data_flag(space):
+    """``--task-data`` with the space's declared own tasks (docs/guide/own-tasks.md), if any."""
+    declared = (config.get(space) or {}).get("tasks") or {}
+    return (
+        f"--task-data {shlex.quote(json.dumps(declared, sort_keys=True))}"
+        if declared
+        else ""
+    )
+
+
+def own_task_file(wc):
+    """The declared file or folder of an own task, so that its data job reruns when it changes."""
+    declared = (config.get("darts") or {}).get("tasks") or {}
+    return [declared[wc.task]["path"]] if wc.task in declared else []
 
 
 def proxy_device():
