@@ -4,6 +4,8 @@ together with built-in tasks, retrained from the search result, and one clear me
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,8 @@ import ktnas.training.data as data_module
 from ktnas.cli import main
 from ktnas.params import OwnTask, Runtime, own_tasks
 from ktnas.training.data import load_splits
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -112,40 +116,34 @@ def test_bad_own_tasks_end_in_one_message_naming_the_file_and_the_fix(tmp_path, 
         own_tasks({"my data": "x.npz"})
 
 
-def test_guide_example_search_with_a_builtin_task_then_retrain(tmp_path, monkeypatch):
-    """docs/guide/own-tasks.md's commands, tiny: a built-in and an own task in one search, retrained from
-    the search result alone (it records the declaration)."""
+def _blocks(text: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_guide_example_runs(tmp_path, monkeypatch):
+    """docs/guide/own-tasks.md as written: its Python writes the .npz, its two commands search a built-in
+    and an own task together and retrain the own task from the search result alone (which records the
+    declaration), with tiny settings appended (the last --params wins) and the smoke-run caps."""
+    guide = (ROOT / "docs" / "guide" / "own-tasks.md").read_text()
+    (python,) = _blocks(guide, "python")
+    search, retrain = (shlex.split(b.replace("\\\n", " ")) for b in _blocks(guide, "bash"))
     monkeypatch.chdir(tmp_path)
-    _digits_npz(tmp_path / "mydigits.npz")
-    declared = json.dumps({"mydigits": {"path": "mydigits.npz", "size": 16}})
-    tiny = {
-        "population_size": 4,
-        "generations": 2,
-        "channels": 4,
-        "batch_size": 32,
-        "fitness_images": 32,
-        "val_batch_size": 64,
-    }
-    caps = ["--device", "cpu", "--max-train-batches", "2", "--max-eval-images", "64"]
-    args = ["search", "--space", "darts", "--method", "single", "--seed", "0", "--tasks", "synthetic,mydigits",
-            "--task-data", declared, "--params", json.dumps(tiny), "--out", "search.json", *caps]  # fmt: skip
-    assert main(args) == 0
-    res = json.loads(Path("search.json").read_text())
-    assert [t["task"] for t in res["tasks"]] == ["synthetic", "mydigits"]
-    assert res["group"] == "synthetic+mydigits"
-    assert res["runtime"]["tasks"] == {"mydigits": {"path": "mydigits.npz", "size": 16}}
+    exec(python, {})  # noqa: S102 - the guide's own snippet
+    tiny = {"population_size": 4, "generations": 2, "channels": 4, "batch_size": 32, "fitness_images": 32}
+    caps = ["--max-train-batches", "2", "--max-eval-images", "64"]
+    assert main([*search[1:], "--params", json.dumps(tiny), *caps]) == 0
+    res = json.loads(Path("results/own/search.json").read_text())
+    assert [t["task"] for t in res["tasks"]] == ["digits_parity", "mydigits"]
+    assert res["group"] == "digits_parity+mydigits"
+    declared = {"mydigits": {"path": "data/mydigits.npz", "size": 16}}
     assert (
         res["runtime"]
-        == Runtime(
-            device="cpu", max_train_batches=2, max_eval_images=64, tasks=own_tasks(json.loads(declared))
-        ).record()
+        == Runtime(device="cpu", max_train_batches=2, max_eval_images=64, tasks=own_tasks(declared)).record()
     )
-    retrain = {"epochs": 1, "channels": 4, "layers": 3, "batch_size": 32, "eval_batch_size": 64}
-    args = ["darts-retrain", "--search", "search.json", "--task", "mydigits", "--params", json.dumps(retrain),
-            "--out", "mydigits.json", *caps]  # fmt: skip
-    assert main(args) == 0
-    r = json.loads(Path("mydigits.json").read_text())
+    assert res["runtime"]["tasks"] == declared
+    assert main([*retrain[1:], "--params", json.dumps({"epochs": 1, "channels": 4, "layers": 3}), *caps]) == 0
+    r = json.loads(Path("results/own/mydigits.json").read_text())
     found = next(t for t in res["tasks"] if t["task"] == "mydigits")
     assert r["arch"] == found["best_arch"] and r["dataset"] == "mydigits" and r["finished"]
-    assert r["runtime"]["tasks"] == res["runtime"]["tasks"]
-    assert round(r["test_acc"] * 64 / 100, 6).is_integer()  # k of the first 64 test images
+    assert r["runtime"]["tasks"] == declared
+    assert round(r["test_acc"] * 64 / 100, 6).is_integer()  # k of the first 64 of the 397 test digits
