@@ -422,17 +422,15 @@ def runtime_flags(wc):
     for key in ("device", "max_train_batches", "max_eval_images"):
         if config[key] is not None:
             flags.append(f"--{key.replace('_', '-')} {shlex.quote(str(config[key]))}")
-    return " ".join(flags + [task_data_flag(wc.space)])
+    return " ".join(flags + [task_data_flag(wc.space, run_of(wc).tasks)])
 
 
-def task_data_flag(space):
-    """``--task-data`` with the space's declared own tasks (docs/guide/own-tasks.md), if any."""
+def task_data_flag(space, tasks):
+    """``--task-data`` declaring those of ``tasks`` that are own tasks (docs/guide/own-tasks.md), if any;
+    a run of built-in tasks only gets none, so declaring a task reruns nothing else."""
     declared = (config.get(space) or {}).get("tasks") or {}
-    return (
-        f"--task-data {shlex.quote(json.dumps(declared, sort_keys=True))}"
-        if declared
-        else ""
-    )
+    own = {t: declared[t] for t in tasks if t in declared}
+    return f"--task-data {shlex.quote(json.dumps(own, sort_keys=True))}" if own else ""
 
 
 def own_task_file(wc):

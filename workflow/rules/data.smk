@@ -13,6 +13,6 @@ rule data:
         "logs/data/{task}.log",
     params:
         data_root=config["data_root"],
-        own=task_data_flag("darts"),
+        own=lambda wc: task_data_flag("darts", [wc.task]),
     shell:
         "ktnas darts-data --task {wildcards.task} --data-root {params.data_root:q} {params.own} --out {output} 2> {log}"
