@@ -13,7 +13,7 @@ from typing import Any
 
 from ktnas import __version__
 from ktnas._io import KtnasError, write_json
-from ktnas.params import Runtime
+from ktnas.params import OwnTask, Runtime, own_tasks
 
 log = logging.getLogger("ktnas")
 _STARTED = time.time()  # for the wall time of the closing log line (interpreter start-up not included)
@@ -136,9 +136,9 @@ def _cmd_search(args: argparse.Namespace) -> None:
             raise ValueError(f"{name} {pattern} must contain {{seed}} when several seeds run in one job")
     tasks, params = args.tasks.split(","), _params(args.params)
     recipe = get_recipe(args.space)
-    recipe.check_tasks(tasks)
-    recipe.params(tasks, params)  # fails early, before any seed runs
     runtime = _runtime(args)
+    recipe.check_tasks(tasks, runtime.tasks)
+    recipe.params(tasks, params)  # fails early, before any seed runs
     written, checkpoints = [], []
     for seed in tqdm(
         seeds, desc=f"{args.space} {args.method} seeds", disable=None if len(seeds) > 1 else True
@@ -172,7 +172,30 @@ def _runtime(args: argparse.Namespace) -> Runtime:
         data_root=str(args.data_root),
         max_train_batches=args.max_train_batches,
         max_eval_images=args.max_eval_images,
+        tasks=_task_data(args.task_data),
     )
+
+
+def _task_data(text: str | None) -> dict[str, OwnTask]:
+    """``--task-data``: a JSON object ``{name: {path, size}}``, or a JSON/YAML file holding one."""
+    if not text:
+        return {}
+    if not text.lstrip().startswith("{"):
+        try:
+            text = Path(text).read_text()
+        except OSError as err:
+            raise ValueError(
+                f"--task-data {text}: unreadable ({err}); give a JSON object or a file"
+            ) from None
+    import yaml
+
+    try:
+        declared = yaml.safe_load(text)  # YAML reads JSON too
+    except yaml.YAMLError as err:
+        raise ValueError(f"--task-data must be a JSON object {{name: {{path, size}}}} ({err})") from None
+    if not isinstance(declared, dict):
+        raise ValueError(f"--task-data must be an object {{name: {{path, size}}}}, got {declared!r}")
+    return own_tasks(declared)
 
 
 def _add_runtime(p: argparse.ArgumentParser) -> None:
@@ -181,6 +204,11 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
         "--device", default=None, help="torch device, e.g. cuda:0 or cpu (default: CUDA if present)"
     )
     p.add_argument("--data-root", type=Path, default=Path(Runtime.data_root), help="dataset folder (DARTS)")
+    p.add_argument(
+        "--task-data",
+        default=None,
+        help='own DARTS tasks: JSON {"NAME": {"path": FOLDER_OR_NPZ, "size": N}} or a JSON/YAML file of it',
+    )
     p.add_argument(
         "--max-train-batches",
         type=int,
@@ -195,7 +223,7 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
 def _cmd_darts_data(args: argparse.Namespace) -> None:
     from ktnas.training.stages import prepare_dataset
 
-    info = prepare_dataset(args.task, args.data_root)
+    info = prepare_dataset(args.task, args.data_root, own=_task_data(args.task_data))
     write_json(args.out, info)
     log.info("%s ready in %s: %s", args.task, args.data_root, info["sizes"])
 
@@ -542,8 +570,9 @@ def _search_options(s: argparse.ArgumentParser) -> None:
 
 def _darts_data_options(g: argparse.ArgumentParser) -> None:
     names = _datasets()
-    g.add_argument("--task", required=True, choices=names, metavar="TASK", help=f"dataset: {_one_of(names)}")
+    g.add_argument("--task", required=True, metavar="TASK", help=f"dataset: {_one_of(names)}, or an own task")
     g.add_argument("--data-root", type=Path, default=Path(Runtime.data_root), help="dataset folder")
+    g.add_argument("--task-data", default=None, help="own DARTS tasks (as for ktnas search)")
     g.add_argument("--out", type=Path, required=True, help="JSON description of the splits")
     g.set_defaults(func=_cmd_darts_data)
 
@@ -551,7 +580,9 @@ def _darts_data_options(g: argparse.ArgumentParser) -> None:
 def _darts_retrain_options(r: argparse.ArgumentParser) -> None:
     names = _datasets()
     r.add_argument("--search", type=Path, required=True, help="result JSON of `ktnas search --space darts`")
-    r.add_argument("--task", required=True, choices=names, metavar="TASK", help=f"task: {_one_of(names)}")
+    r.add_argument(
+        "--task", required=True, metavar="TASK", help=f"task of the search: {_one_of(names)}, or an own task"
+    )
     r.add_argument("--params", default="{}", help="JSON object of retraining settings (RetrainConfig)")
     _add_runtime(r)
     r.add_argument(

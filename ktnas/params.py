@@ -9,8 +9,9 @@ parameters. This module imports nothing heavy, so validating a config never load
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 P = TypeVar("P", bound="LoopParams")
@@ -137,6 +138,47 @@ class DartsParams(SupernetSettings, LoopParams):
 
 
 @dataclass(frozen=True)
+class OwnTask:
+    """A DARTS task of the user's own images (docs/guide/own-tasks.md): an image folder (one subfolder per
+    class, optionally under ``train/``, ``val/``, ``test/``) or an ``.npz`` file (``x_train``, ``y_train``,
+    optionally ``x_val``, ``y_val``, ``x_test``, ``y_test``); ``size`` resizes every image to size × size
+    (needed when the images differ in size)."""
+
+    path: str
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise ValueError(f"an own task needs a path (an image folder or an .npz file), got {self.path!r}")
+        if self.size is not None and (
+            isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8
+        ):
+            raise ValueError(f"own task {self.path}: size {self.size!r} must be an integer >= 8, e.g. 32")
+
+    @classmethod
+    def from_mapping(cls, name: str, value: Any) -> OwnTask:
+        """``{path: ..., size: ...}`` (or just the path) of task ``name``, checked."""
+        if isinstance(value, str):
+            value = {"path": value}
+        if not isinstance(value, Mapping) or set(value) - {"path", "size"} or "path" not in value:
+            raise ValueError(
+                f"own task {name!r}: {value!r} must be a path or a mapping with 'path' and optionally 'size', "
+                "e.g. {path: data/mydata.npz, size: 32}"
+            )
+        return cls(str(value["path"]), value.get("size"))
+
+
+def own_tasks(declared: Mapping[str, Any] | None) -> dict[str, OwnTask]:
+    """Declared own tasks by name (``darts.tasks`` of the config, ``--task-data`` of the CLI)."""
+    out = {}
+    for name, value in (declared or {}).items():
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_]*", str(name)):
+            raise ValueError(f"own task name {name!r} must be letters, digits and '_' (e.g. mydata)")
+        out[str(name)] = value if isinstance(value, OwnTask) else OwnTask.from_mapping(str(name), value)
+    return out
+
+
+@dataclass(frozen=True)
 class Runtime:
     """Where and how a run executes, not what it searches (docs/reproduction.md §6).
 
@@ -151,6 +193,8 @@ class Runtime:
     max_train_batches: int | None = None  # cap on the mini-batches of a training epoch; None = all
     max_eval_images: int | None = None  # cap on a full evaluation pass (§3.3.7 validation, §3.3.9 test)
     max_proxy_cells: int | None = None  # cap on the cells a proxy job scores (``ktnas proxies --limit``)
+    #: the user's own DARTS tasks by name (docs/guide/own-tasks.md); recorded, since they say what was searched
+    tasks: Mapping[str, OwnTask] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key in ("max_train_batches", "max_eval_images", "max_proxy_cells"):
@@ -161,8 +205,11 @@ class Runtime:
     def record(self) -> dict[str, Any]:
         """What a search or retraining result keeps of the run-time settings it reads (the data folder
         is a place, not a setting; the proxy tables record their own cap)."""
-        return {
+        out: dict[str, Any] = {
             "device": self.device,
             "max_train_batches": self.max_train_batches,
             "max_eval_images": self.max_eval_images,
         }
+        if self.tasks:
+            out["tasks"] = {n: {"path": t.path, "size": t.size} for n, t in self.tasks.items()}
+        return out

@@ -173,7 +173,18 @@ def group_runs(recipe: Recipe, config: Mapping[str, Any]) -> dict[str, Run]:
     groups = recipe.task_groups()
     runs: dict[str, Run] = {}
     for group, settings in (sec.get("groups") or {}).items():
-        tasks = groups[group]
+        tasks = tuple((settings or {}).get("tasks") or groups.get(group, ()))
+        if not tasks:
+            raise ValueError(
+                f"config key {space}.groups.{group}: {group!r} is not a built-in group ({', '.join(groups)}); "
+                f"list its tasks, e.g. {space}.groups.{group}.tasks: [cifar10, mydata]"
+            )
+        undeclared = [t for t in tasks if t not in recipe.tasks() and t not in (sec.get("tasks") or {})]
+        if undeclared:
+            raise ValueError(
+                f"config key {space}.groups.{group}.tasks: {', '.join(undeclared)} neither built in nor "
+                f"declared; declare own data under {space}.tasks, e.g. {undeclared[0]}: {{path: data/x.npz}}"
+            )
         for task in (settings or {}).get("retrain_tasks") or {}:
             if task not in tasks:
                 raise ValueError(

@@ -54,7 +54,7 @@ def run_search(
             f"(use one of: {usable})"
         )
     tasks = list(tasks)
-    recipe.check_tasks(tasks)
+    recipe.check_tasks(tasks, paths.runtime.tasks)
     hp = recipe.params(tasks, params)
     fingerprint = run_fingerprint(space, method, seed, tasks, params, paths)
     setup = recipe.setup(tasks, hp, int(seed), paths)

@@ -110,7 +110,6 @@ def test_help_shows_the_choices_of_every_registered_name(capsys):
         (["figure", "--kind", "kendall", "--space", "darts"], "darts"),
         (["benchmark", "--space", "darts"], "darts"),
         (["table", "--space", "nb201", "--inputs", "x.json", "--versus", "nope"], "nope"),
-        (["darts-data", "--task", "imagenet"], "imagenet"),
         (["list", "spacez"], "spacez"),
     ],
 )
@@ -124,7 +123,7 @@ def test_a_bad_name_is_one_message_with_the_choices(capsys, argv, bad):
     assert choices is not None and len(choices.group(1).split(", ")) >= 2
 
 
-@pytest.mark.parametrize(("space", "tasks"), [("nb201", "cifar10,cifar11"), ("darts", "cifar10,mnist")])
+@pytest.mark.parametrize(("space", "tasks"), [("nb201", "cifar10,cifar11"), ("darts", "cifar10,cifar11")])
 def test_bad_tasks_are_one_message_naming_them_and_the_valid_ones(tmp_path, capsys, space, tasks):
     argv = ["search", "--space", space, "--method", "ktnas", "--seed", "0", "--tasks", tasks]
     code, out, err = _run(capsys, *argv, "--out", str(tmp_path / "r.json"))

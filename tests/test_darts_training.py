@@ -377,6 +377,32 @@ TINY = SearchConfig(
 CPU = Runtime(device="cpu", max_train_batches=3, max_eval_images=96)
 
 
+@torch.inference_mode()
+def _count_correct(model: torch.nn.Module, data, spec, limit: int) -> float:
+    """Accuracy (%) of ``model`` on the first ``limit`` images, batch by batch, written out independently
+    of the code under test (its batching, caps and counting)."""
+    model.eval()
+    images, labels = data.images[:limit], data.labels[:limit]
+    correct = 0
+    for i in range(0, len(labels), 16):
+        out = model(prepare_batch(images[i : i + 16], spec))
+        logits = out[0] if isinstance(out, tuple) else out
+        correct += int((logits.argmax(1) == labels[i : i + 16]).sum())
+    return 100.0 * correct / len(labels)
+
+
+def _supernet_acc_by_hand(task: WeightSharingTask, arch: str, limit: int) -> float:
+    task.model.activate(SPACE.canonical(arch))
+    return _count_correct(task.model, task.splits.search_val, task.spec, limit)
+
+
+def _retrained_acc_by_hand(arch: str, splits, checkpoint: Path, limit: int) -> float:
+    """Test accuracy of the weights the retraining saved last, recomputed from its checkpoint."""
+    model = EvalNetwork(arch, RETRAIN_TINY.channels, splits.spec.num_classes, layers=RETRAIN_TINY.layers)
+    model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
+    return _count_correct(model, splits.test, splits.spec, limit)
+
+
 def test_cosine_lr_formula() -> None:
     assert cosine_lr(0.1, 0, 200) == pytest.approx(0.05 * (1 + math.cos(math.pi / 200)))
     assert cosine_lr(0.1, 199, 200) == pytest.approx(0.0, abs=1e-12)
@@ -399,9 +425,9 @@ def test_search_task_trains_evaluates_and_resumes_exactly(synthetic, tmp_path: P
     s0 = task.train_epoch(archs, 0)
     assert s0["images"] == 96 and s0["images_per_s"] > 0 and s0["lr"] == pytest.approx(cosine_lr(0.1, 0, 4))
     fit = task.evaluate(archs)
-    assert len(fit) == 3 and all(0.0 <= f <= 100.0 for f in fit)
+    assert fit == [_supernet_acc_by_hand(task, a, TINY.fitness_images) for a in archs]
     assert task.evaluate(archs) == fit  # deterministic: fixed subset, eval-mode BN
-    assert 0.0 <= task.evaluate_full(archs[0]) <= 100.0
+    assert task.evaluate_full(archs[0]) == _supernet_acc_by_hand(task, archs[0], CPU.max_eval_images)
     task.save(tmp_path / "task.pt")
     sampler = mixed_sampler(archs[:2], archs[2:])
     s1 = task.train_epoch(sampler, 1)  # drop path on from generation 1
@@ -450,7 +476,10 @@ def test_retrain_resume_equals_uninterrupted(synthetic, tmp_path: Path) -> None:
     arch = _archs(1, seed=6)[0]
     full = retrain(arch, synthetic, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "a.pt")
     assert full["finished"] and full["epochs_done"] == 2
-    assert full["params_m"] > 0 and 0.0 <= full["test_acc"] <= 100.0
+    assert full["params_m"] > 0
+    assert full["test_acc"] == _retrained_acc_by_hand(
+        arch, synthetic, tmp_path / "a.pt", RETRAIN_CPU.max_eval_images
+    )
     assert full["best_test_acc"] == max(h["test_acc"] for h in full["history"])
     assert full["history"][1]["drop_path"] == pytest.approx(0.3 / 2)
 
@@ -474,16 +503,19 @@ def test_retrain_resume_equals_uninterrupted(synthetic, tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_search_and_retrain_steps_on_the_digits(digits) -> None:
+def test_search_and_retrain_steps_on_the_digits(digits, tmp_path: Path) -> None:
     """A tiny supernet epoch, fitness and a retraining on real images (§3.3.5–§3.3.9)."""
     archs = _archs(2, seed=8)
     task = WeightSharingTask(digits, TINY, CPU)
     stats = task.train_epoch(archs, 0)
     assert stats["images"] == 96 and math.isfinite(stats["loss"])
     fit = task.evaluate(archs)
-    assert len(fit) == 2 and all(0.0 <= f <= 100.0 for f in fit)
-    out = retrain(archs[0], digits, RETRAIN_TINY, RETRAIN_CPU)
-    assert out["finished"] and out["epochs_done"] == 2 and 0.0 <= out["test_acc"] <= 100.0
+    assert fit == [_supernet_acc_by_hand(task, a, TINY.fitness_images) for a in archs]
+    out = retrain(archs[0], digits, RETRAIN_TINY, RETRAIN_CPU, checkpoint=tmp_path / "r.pt")
+    assert out["finished"] and out["epochs_done"] == 2
+    assert out["test_acc"] == _retrained_acc_by_hand(
+        archs[0], digits, tmp_path / "r.pt", RETRAIN_CPU.max_eval_images
+    )
 
 
 def test_retrain_sets_aside_a_checkpoint_of_another_architecture(synthetic, tmp_path: Path, caplog) -> None:

@@ -10,7 +10,7 @@ the registry is cheap to import.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -80,7 +80,8 @@ class Recipe(ABC):
         """Every task of the space, in group order."""
         return list(dict.fromkeys(t for g in self.task_groups().values() for t in g))
 
-    def check_tasks(self, tasks: Sequence[str]) -> None:
+    def check_tasks(self, tasks: Sequence[str], declared: Collection[str] = ()) -> None:
+        """Distinct known tasks; ``declared``: the run's own tasks, where the space takes them (DARTS)."""
         known = self.tasks()
         bad = [t for t in tasks if t not in known]
         if bad or not tasks or len(set(tasks)) != len(tasks):

@@ -4,7 +4,7 @@ the EMT-NAS-style GA, fitness on a fixed validation subset; the found genotypes 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
@@ -75,12 +75,15 @@ def get_group(name: str) -> DartsGroup:
 
 
 def group_of(tasks: Sequence[str]) -> DartsGroup:
-    """The group whose tasks are exactly ``tasks`` (in that order)."""
+    """The group whose tasks are exactly ``tasks`` (in that order); else a group named after the tasks,
+    with the search defaults of the one built-in group that holds them all, if any (own tasks and mixed
+    lists: the code defaults)."""
     for g in GROUPS.values():
         if tuple(tasks) == g.tasks:
             return g
-    groups = "; ".join(f"{g.name}: {','.join(g.tasks)}" for g in GROUPS.values())
-    raise ValueError(f"DARTS tasks {','.join(tasks)} are not a task group; use one of {groups}")
+    holders = [g for g in GROUPS.values() if set(tasks) <= set(g.tasks)]
+    defaults = holders[0].search_defaults if holders else {}
+    return DartsGroup("+".join(tasks), tuple(tasks), search_defaults=defaults)
 
 
 class DartsRecipe(Recipe):
@@ -96,6 +99,16 @@ class DartsRecipe(Recipe):
 
     def task_groups(self) -> dict[str, tuple[str, ...]]:
         return {g.name: g.tasks for g in GROUPS.values()}
+
+    def check_tasks(self, tasks: Sequence[str], declared: Collection[str] = ()) -> None:
+        """Distinct names of built-in tasks or of own tasks the run declares (docs/guide/own-tasks.md)."""
+        known = [*self.tasks(), *declared]
+        bad = [t for t in tasks if t not in known]
+        if bad or not tasks or len(set(tasks)) != len(tasks):
+            raise ValueError(
+                f"unknown or repeated DARTS task(s) {bad or list(tasks)}; give distinct tasks from {known}, or "
+                "declare your own under darts.tasks in the config (ktnas: --task-data; docs/guide/own-tasks.md)"
+            )
 
     def params(self, tasks: Sequence[str], overrides: Mapping[str, Any] | None = None) -> LoopParams:
         """Defaults < the group's defaults (e.g. K=40, C=48 for MedMNIST) < ``overrides``."""

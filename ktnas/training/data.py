@@ -14,15 +14,17 @@ never download.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ktnas._io import KtnasError
+from ktnas.params import OwnTask
 
 log = logging.getLogger(__name__)
 
@@ -430,6 +432,7 @@ def load_splits(
     *,
     download: bool = True,
     split_seed: int = 0,
+    own: Mapping[str, OwnTask] | None = None,
 ) -> Splits:
     """Load ``name`` (downloading into ``<root>/<name>/`` if needed) and build its splits (docs/reproduction.md §3.3.8).
 
@@ -441,7 +444,16 @@ def load_splits(
     - digits, digits_parity: scikit-learn's bundled digits (no download), a per-digit stratified split
       seeded with ``split_seed``: 20 % test, 20 % of the rest search val; retraining on train + val.
     - synthetic: generated (``split_seed`` seeds the generator); the last 128 train images are the val.
+    - an own task of ``own`` (:func:`load_own`): its given splits, the missing ones stratified from the rest.
     """
+    if own and name in own:
+        return load_own(name, own[name], split_seed)
+    if name not in DATASETS:
+        declared = f"; declared own tasks: {', '.join(own)}" if own else ""
+        raise ValueError(
+            f"unknown DARTS task {name!r}: not built in ({', '.join(DATASETS)}){declared}; declare your own "
+            "data under darts.tasks in the config or with --task-data (docs/guide/own-tasks.md)"
+        )
     spec = get_dataset_spec(name)
     root = Path(root)
     if spec.source == "sklearn":
@@ -463,6 +475,227 @@ def load_splits(
         perm = np.random.default_rng(split_seed).permutation(len(labels))
         val_idx = np.sort(perm[int(round(0.8 * len(labels))) :])
     return Splits(spec, train.subset(_complement(len(labels), val_idx)), train.subset(val_idx), train, test)
+
+
+# -- own tasks (docs/guide/own-tasks.md) ------------------------------------------------------------------
+
+#: the in-memory design's limit: all images of a task, as uint8 N × C × H × W, stay in (device) memory
+MAX_TASK_BYTES = 4 * 2**30
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_SPLITS = ("train", "val", "test")
+
+
+def _check_bytes(name: str, path: Path, n: int, shape: tuple[int, ...]) -> None:
+    """Refuse a task whose ``n`` uint8 images of ``shape`` exceed :data:`MAX_TASK_BYTES`."""
+    nbytes = n * int(np.prod(shape))
+    if nbytes > MAX_TASK_BYTES:
+        raise ValueError(
+            f"own task {name!r} ({path}): {n:,} images of {'×'.join(map(str, shape))} need {nbytes:,} bytes, "
+            f"above the {MAX_TASK_BYTES:,} bytes ({MAX_TASK_BYTES / 2**30:g} GiB) that ktnas holds in memory "
+            "per task (uint8 images × C × H × W); declare a smaller size or use a subset of the images"
+        )
+
+
+def _npz_images(name: str, path: Path, key: str, arr: np.ndarray) -> np.ndarray:
+    """uint8 (N, C, H, W) from (N, H, W), (N, H, W, C) or (N, C, H, W); floats must lie in [0, 1]."""
+    arr = np.asarray(arr)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[-1] in (1, 3) and arr.shape[1] not in (1, 3):
+        arr = arr.transpose(0, 3, 1, 2)
+    if arr.ndim != 4 or arr.shape[1] not in (1, 3):
+        raise ValueError(
+            f"own task {name!r}: {path}[{key}] has shape {arr.shape}; store images as (N, H, W), "
+            "(N, H, W, C) or (N, C, H, W) with 1 or 3 channels"
+        )
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.min() >= 0.0 and arr.max() <= 1.0:
+        return np.ascontiguousarray((arr * 255).round().astype(np.uint8))
+    raise ValueError(
+        f"own task {name!r}: {path}[{key}] is {arr.dtype}; store uint8 pixels (0-255) or floats in [0, 1]"
+    )
+
+
+def _read_npz(name: str, path: Path, size: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"own task {name!r}: {path} is not a readable .npz file ({err}); write it with numpy.savez"
+        ) from None
+    with npz:
+        if "x_train" not in npz or "y_train" not in npz:
+            raise ValueError(
+                f"own task {name!r}: {path} has arrays {sorted(npz.files)}; it needs x_train and y_train "
+                "(optionally x_val, y_val, x_test, y_test)"
+            )
+        out = {}
+        for split in _SPLITS:
+            xk, yk = f"x_{split}", f"y_{split}"
+            if (xk in npz) != (yk in npz):
+                raise ValueError(
+                    f"own task {name!r}: {path} has only one of {xk}, {yk}; give both or neither"
+                )
+            if xk not in npz:
+                continue
+            shape = tuple(npz[xk].shape)
+            if size is not None and len(shape) >= 3:  # the images are held at the declared size
+                shape = (shape[0], *(s for s in shape[1:] if s in (1, 3) and len(shape) == 4), size, size)
+            _check_bytes(name, path, shape[0], shape[1:])
+            x, y = _npz_images(name, path, xk, npz[xk]), np.asarray(npz[yk]).reshape(-1)
+            if len(x) != len(y):
+                raise ValueError(
+                    f"own task {name!r}: {path} has {len(x)} {xk} but {len(y)} {yk}; give one label per image"
+                )
+            out[split] = (x, y)
+    return out
+
+
+def _open_image(name: str, file: Path) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as img:
+            img.load()
+            return img.copy()
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise ValueError(
+            f"own task {name!r}: cannot read image {file} ({type(err).__name__}); replace or delete it"
+        ) from None
+
+
+def _read_folder(name: str, path: Path, size: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``path/<class>/*`` or ``path/{train,val,test}/<class>/*`` as uint8 arrays; class names are labels."""
+    split_dirs = {s: path / s for s in _SPLITS if (path / s).is_dir()}
+    if split_dirs and "train" not in split_dirs:
+        raise ValueError(
+            f"own task {name!r}: {path} has {', '.join(split_dirs)}/ but no train/; add train/<class>/"
+        )
+    roots = split_dirs or {"train": path}
+    files: dict[str, list[tuple[Path, str]]] = {}
+    for split, root in roots.items():
+        files[split] = [
+            (f, d.name)
+            for d in sorted(p for p in root.iterdir() if p.is_dir())
+            for f in sorted(d.iterdir())
+            if f.suffix.lower() in _IMAGE_SUFFIXES
+        ]
+    n = sum(len(v) for v in files.values())
+    if not files["train"]:
+        raise ValueError(
+            f"own task {name!r}: no images in {roots['train']}/<class>/; put one subfolder per class with "
+            f"the images ({', '.join(_IMAGE_SUFFIXES)}) in it"
+        )
+    first = _open_image(name, files["train"][0][0])
+    grey = first.mode in ("1", "L", "I", "I;16", "F")
+    c, (w, h) = (1 if grey else 3), ((size, size) if size else first.size)
+    _check_bytes(name, path, n, (c, h, w))
+    out = {}
+    for split, entries in files.items():
+        arrays, labels = [], []
+        for file, label in entries:
+            img = _open_image(name, file)
+            if size:
+                img = img.resize((size, size), resample=2)  # bilinear
+            elif img.size != first.size:
+                raise ValueError(
+                    f"own task {name!r}: {file} is {img.size[0]}×{img.size[1]} but {files['train'][0][0]} is "
+                    f"{first.size[0]}×{first.size[1]}; declare a size to resize to (e.g. size: {max(first.size)})"
+                )
+            arr = np.asarray(img.convert("L" if grey else "RGB"), dtype=np.uint8)
+            arrays.append(arr[None] if grey else arr.transpose(2, 0, 1))
+            labels.append(label)
+        if arrays:
+            out[split] = (np.stack(arrays), np.asarray(labels))
+    return out
+
+
+def load_own(name: str, task: OwnTask, split_seed: int = 0) -> Splits:
+    """Splits of an own task (docs/guide/own-tasks.md): the given train / val / test; a missing test split
+    takes 20 % of train per class, a missing val 20 % of the rest (seeded with ``split_seed``). Retraining
+    trains on search train + val. Normalisation: the per-channel mean and std of the training images."""
+    path = Path(task.path)
+    if not path.exists():
+        raise ValueError(
+            f"own task {name!r}: {path} does not exist; give the path of an image folder or an .npz file "
+            "(relative to the working directory)"
+        )
+    parts = _read_npz(name, path, task.size) if path.is_file() else _read_folder(name, path, task.size)
+    if path.is_file() and task.size is not None:
+        parts = {s: (_resize(x, task.size), y) for s, (x, y) in parts.items()}
+    shapes = {s: x.shape[1:] for s, (x, _) in parts.items()}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(
+            f"own task {name!r}: {path} splits differ in image shape {shapes}; declare a size to resize to"
+        )
+    classes = np.unique(np.concatenate([y for _, y in parts.values()]))
+    if len(classes) < 2:
+        raise ValueError(
+            f"own task {name!r}: {path} has {len(classes)} class ({', '.join(map(str, classes))}); a "
+            "classification task needs at least two (one subfolder or label value per class)"
+        )
+    x, y = parts["train"]
+    labels = np.searchsorted(classes, y).astype(np.int64)
+    data = ImageSet(torch.from_numpy(x), torch.from_numpy(labels))
+    given = {s: ImageSet(torch.from_numpy(px), torch.from_numpy(np.searchsorted(classes, py).astype(np.int64)))
+             for s, (px, py) in parts.items() if s != "train"}  # fmt: skip
+    rest = np.arange(len(labels))
+    if "test" in given:
+        test = given["test"]
+    else:
+        keep, taken = _take_share(labels, split_seed, _DIGITS_TEST)
+        rest, test = rest[keep], data.subset(taken)
+    if "val" in given:
+        search_train, search_val = data.subset(rest), given["val"]
+    else:
+        keep, taken = _take_share(labels[rest], derive_seed(split_seed, 1), _DIGITS_VAL)
+        search_train, search_val = data.subset(rest[keep]), data.subset(rest[taken])
+    if min(len(search_train), len(search_val), len(test)) == 0:
+        raise ValueError(f"own task {name!r}: {path} has too few images to split; give at least 5 per class")
+    train = ImageSet(
+        torch.cat([search_train.images, search_val.images]),
+        torch.cat([search_train.labels, search_val.labels]),
+    )
+    pixels = search_train.images.float().div_(255.0)
+    mean = pixels.mean(dim=(0, 2, 3)).tolist()
+    std = pixels.std(dim=(0, 2, 3)).clamp(min=1e-3).tolist()
+    if len(mean) == 1:
+        mean, std = mean * 3, std * 3
+    c, h, w = x.shape[1:]
+    spec = DatasetSpec(
+        name=name,
+        num_classes=len(classes),
+        channels=c,
+        size=max(h, w),
+        mean=(mean[0], mean[1], mean[2]),
+        std=(std[0], std[1], std[2]),
+        pad=max(1, max(h, w) // 8),
+        hflip=False,  # a mirrored image may be another class (letters, digits); unknown for own data
+        source="own",
+        search_split=",".join(s for s in _SPLITS if s in parts),
+        description=f"own data: {path} ({len(classes)} classes, {c}×{h}×{w}; given splits: "
+        f"{', '.join(s for s in _SPLITS if s in parts)}; the rest stratified, seed {split_seed})",
+    )
+    return Splits(spec, search_train, search_val, train, test)
+
+
+def _take_share(labels: np.ndarray, seed: int, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (kept, taken) indices: per class, a ``seed``-ed permutation gives ``round(share·n)`` to taken."""
+    rng = np.random.default_rng(seed)
+    keep, take = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = int(round(share * len(idx)))
+        take.append(idx[:k])
+        keep.append(idx[k:])
+    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(take))
+
+
+def _resize(x: np.ndarray, size: int) -> np.ndarray:
+    t = torch.from_numpy(x).float()
+    t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    return t.round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 # -- batching ---------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def retrain(
     runtime = runtime or Runtime()
     arch = DartsSpace().canonical(arch)
     splits = (
-        load_splits(data, runtime.data_root, download=download, split_seed=cfg.split_seed)
+        load_splits(data, runtime.data_root, download=download, split_seed=cfg.split_seed, own=runtime.tasks)
         if isinstance(data, str)
         else data
     )

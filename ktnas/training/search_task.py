@@ -101,7 +101,9 @@ class WeightSharingTask:
         self.cfg = cfg = cfg or SearchConfig()
         self.runtime = runtime = runtime or Runtime()
         self.splits = (
-            load_splits(data, runtime.data_root, download=download, split_seed=cfg.split_seed)
+            load_splits(
+                data, runtime.data_root, download=download, split_seed=cfg.split_seed, own=runtime.tasks
+            )
             if isinstance(data, str)
             else data
         )

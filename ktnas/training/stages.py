@@ -7,26 +7,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ktnas import __version__
 from ktnas._fingerprint import provenance
 from ktnas._io import KtnasError, git_sha
-from ktnas.params import Runtime
+from ktnas.params import OwnTask, Runtime, own_tasks
 
 DEFAULT_DATA_ROOT = Path(Runtime.data_root)
 
 
 def prepare_dataset(
-    task: str, data_root: str | Path = DEFAULT_DATA_ROOT, download: bool = True
+    task: str,
+    data_root: str | Path = DEFAULT_DATA_ROOT,
+    download: bool = True,
+    own: Mapping[str, OwnTask] | None = None,
 ) -> dict[str, Any]:
     """Download ``task``'s dataset into ``data_root`` once (before any GPU job) and describe its splits
-    (docs/reproduction.md §3.3.8); the searches and retrainings then read the files without downloading."""
+    (docs/reproduction.md §3.3.8); the searches and retrainings then read the files without downloading.
+    An own task of ``own`` is read and checked instead (docs/guide/own-tasks.md)."""
     from ktnas.training.data import load_splits
 
-    splits = load_splits(task, data_root, download=download)
+    splits = load_splits(task, data_root, download=download, own=own)
     return {
         "task": task,
         "data_root": str(data_root),
@@ -90,6 +94,8 @@ def run_darts_retrain(
     summary = found[task]
     arch = summary["best_arch"]
     runtime = runtime or Runtime()
+    if not runtime.tasks and (search.get("runtime") or {}).get("tasks"):  # the search's own tasks
+        runtime = replace(runtime, tasks=own_tasks(search["runtime"]["tasks"]))
     cfg = retrain_config(params, int(search["seed"]))
     result = retrain(
         arch, task, cfg, runtime, checkpoint=checkpoint_path, download=download, stop_after=stop_after,

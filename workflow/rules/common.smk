@@ -439,7 +439,21 @@ def runtime_flags(wc):
     for key in ("device", "max_train_batches", "max_eval_images"):
         if config[key] is not None:
             flags.append(f"--{key.replace('_', '-')} {shlex.quote(str(config[key]))}")
-    return " ".join(flags)
+    return " ".join(flags + [task_data_flag(wc.space, run_of(wc).tasks)])
+
+
+def task_data_flag(space, tasks):
+    """``--task-data`` declaring those of ``tasks`` that are own tasks (docs/guide/own-tasks.md), if any;
+    a run of built-in tasks only gets none, so declaring a task reruns nothing else."""
+    declared = (config.get(space) or {}).get("tasks") or {}
+    own = {t: declared[t] for t in tasks if t in declared}
+    return f"--task-data {shlex.quote(json.dumps(own, sort_keys=True))}" if own else ""
+
+
+def own_task_file(wc):
+    """The declared file or folder of an own task, so that its data job reruns when it changes."""
+    declared = (config.get("darts") or {}).get("tasks") or {}
+    return [declared[wc.task]["path"]] if wc.task in declared else []
 
 
 def proxy_device():
