@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from ktnas.cli import main
 from ktnas.recipes.darts import retrain_config
@@ -64,12 +63,7 @@ def _same(a, b) -> bool:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(("published", "arch"), [(KT_C10, KT_C10_ARCH), (KT_C100, KT_C100_ARCH)])
